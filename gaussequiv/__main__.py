@@ -1,0 +1,5 @@
+import sys
+
+from gaussequiv.cli import main
+
+sys.exit(main())

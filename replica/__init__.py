@@ -1,0 +1,1 @@
+"""Replica saddle-point theory of full-batch ERM on Gaussian covariate models."""

@@ -1,0 +1,280 @@
+"""The one input object of the replica theory: the spectrum of the student covariance and the teacher's
+weights on its eigenvectors (theory §1.5)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["Spectrum"]
+
+#: Relative size below which a negative eigenvalue is treated as round-off and clipped to zero.
+NEGATIVE_TOL = 1e-10
+#: Relative slack allowed in the Cauchy-Schwarz bound ``t_i <= k rho s_i`` and in ``rho_lin <= rho``.
+BOUND_TOL = 1e-8
+
+TeacherKind = Literal["fixed", "averaged"]
+
+
+def _as_float_vector(name: str, value) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(f"{name} must be finite; entry {bad[0]} is {arr[bad[0]]}")
+    return arr
+
+
+def _as_matrix(name: str, value, shape: tuple[int | None, int | None]) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d array, got shape {arr.shape}")
+    for axis, want in enumerate(shape):
+        if want is not None and arr.shape[axis] != want:
+            raise ValueError(f"{name} must have shape {tuple(s if s is not None else '*' for s in shape)}, "
+                             f"got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _symmetric_eigh(name: str, mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of a covariance: symmetry and PSD-ness checked, round-off negatives clipped."""
+    if mat.shape[0] != mat.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {mat.shape}")
+    scale = max(float(np.max(np.abs(mat))), np.finfo(float).tiny)
+    asym = float(np.max(np.abs(mat - mat.T)))
+    if asym > 1e-8 * scale:
+        raise ValueError(f"{name} must be symmetric; max |{name} - {name}.T| = {asym:.3g}")
+    s, e = np.linalg.eigh(0.5 * (mat + mat.T))
+    return s, e
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    r"""Spectral data of a Gaussian covariate model: everything the replica equations need.
+
+    With :math:`\Omega = \sum_i s_i e_i e_i^\top` the student-student covariance (``p x p``),
+    :math:`\Phi` the student-teacher covariance (``p x k``, rows are student features) and
+    :math:`\theta_0` the teacher weights on the ``k`` teacher features, the spectrum holds
+
+    * ``s[i]``: the eigenvalues of :math:`\Omega` (length ``p``, non-negative);
+    * ``t[i]``: :math:`(e_i^\top \Phi \theta_0)^2`, the teacher's squared projection on the ``i``-th
+      eigenvector (**not** divided by ``k``); for the averaged teacher :math:`e_i^\top\Phi\Phi^\top e_i`;
+    * ``rho``: the teacher variance :math:`\rho = \theta_0^\top \Psi \theta_0 / k = \mathrm{Var}\,\nu`;
+    * ``gamma``: :math:`k/p`, teacher features per student feature;
+    * ``teacher``: ``"fixed"`` (one given :math:`\theta_0`) or ``"averaged"`` (over
+      :math:`\theta_0 \sim N(0, I_k)`), so a user always knows which convention a spectrum carries.
+
+    Validation on construction (``ValueError`` naming the entry): finite arrays of equal length;
+    ``s >= 0`` (negatives with ``|s| <= 1e-10 max(s)`` are round-off and clipped to 0, larger ones
+    raise); ``t >= 0``; the Cauchy-Schwarz bound ``t_i <= k rho s_i`` (so ``t_i = 0`` where
+    ``s_i = 0``); and ``rho_lin <= rho``.
+
+    Build one with :meth:`from_covariances`, :meth:`from_covariances_averaged`, :meth:`from_arrays` or
+    :meth:`isotropic` rather than calling the class directly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectra import Spectrum
+    >>> omega = np.diag([2.0, 1.0, 0.5])
+    >>> spec = Spectrum.from_covariances(omega=omega, phi=omega, psi=omega, theta=np.array([0., 0., 1.]))
+    >>> spec.p, spec.gamma, round(spec.rho, 6)
+    (3, 1.0, 0.166667)
+    >>> spec.t.round(6)  # the teacher sits on the smallest eigenvalue, not the largest
+    array([0.25, 0.  , 0.  ])
+    """
+
+    s: np.ndarray
+    t: np.ndarray
+    rho: float
+    gamma: float
+    teacher: TeacherKind = "fixed"
+    clipped: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        s = _as_float_vector("s", self.s)
+        t = _as_float_vector("t", self.t)
+        if s.shape != t.shape:
+            raise ValueError(f"s and t must have equal lengths, got {s.size} and {t.size}")
+        rho, gamma = float(self.rho), float(self.gamma)
+        if not np.isfinite(rho) or rho <= 0:
+            raise ValueError(f"rho (the teacher variance) must be finite and > 0, got {self.rho}")
+        if not np.isfinite(gamma) or gamma <= 0:
+            raise ValueError(f"gamma = k/p must be finite and > 0, got {self.gamma}")
+        if self.teacher not in ("fixed", "averaged"):
+            raise ValueError(f"teacher must be 'fixed' or 'averaged', got {self.teacher!r}")
+        smax = max(float(np.max(s)), 0.0)
+        if smax <= 0:
+            raise ValueError("s must have at least one positive eigenvalue")
+        neg = np.flatnonzero(s < 0)
+        big = neg[s[neg] < -NEGATIVE_TOL * smax]
+        if big.size:
+            i = int(big[0])
+            raise ValueError(f"s must be >= 0 (a covariance is PSD); s[{i}] = {s[i]:.6g} is below the "
+                             f"round-off threshold -{NEGATIVE_TOL:g} * max(s); check the covariance")
+        s = s.copy()
+        s[neg] = 0.0
+        negt = np.flatnonzero(t < 0)
+        if negt.size:
+            i = int(negt[0])
+            raise ValueError(f"t must be >= 0 (squared projections); t[{i}] = {t[i]:.6g}")
+        k_rho = gamma * s.size * rho
+        slack = BOUND_TOL * k_rho * smax
+        viol = np.flatnonzero(t > k_rho * s + slack)
+        if viol.size:
+            i = int(viol[0])
+            raise ValueError(f"t[{i}] = {t[i]:.6g} exceeds the Cauchy-Schwarz bound k*rho*s[{i}] = "
+                             f"{k_rho * s[i]:.6g}: Phi, theta and rho are inconsistent (is Phi transposed, "
+                             f"or rho from a different teacher?)")
+        pos = s > 0
+        rho_lin = float(np.sum(t[pos] / s[pos])) / (gamma * s.size)
+        if rho_lin > rho * (1 + 1e-6):
+            raise ValueError(f"rho_lin = {rho_lin:.6g} exceeds rho = {rho:.6g}: the teacher cannot be "
+                             f"better predicted linearly than its own variance; check Phi, Psi and theta")
+        s.setflags(write=False)
+        t = t.copy()
+        t.setflags(write=False)
+        object.__setattr__(self, "s", s)
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "rho", rho)
+        object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "clipped", int(self.clipped) + int(neg.size))
+
+    # ------------------------------------------------------------------ derived quantities
+    @property
+    def p(self) -> int:
+        """Number of student features."""
+        return int(self.s.size)
+
+    @property
+    def k(self) -> float:
+        """Number of teacher features, ``gamma * p``."""
+        return self.gamma * self.p
+
+    @property
+    def rho_lin(self) -> float:
+        """Variance of the best linear predictor of the teacher field from the student features."""
+        pos = self.s > 0
+        return float(np.sum(self.t[pos] / self.s[pos])) / self.k
+
+    @property
+    def rank(self) -> int:
+        """Number of strictly positive eigenvalues of Omega."""
+        return int(np.count_nonzero(self.s > 0))
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(cls, s, t, *, rho: float, gamma: float, teacher: TeacherKind = "fixed") -> Spectrum:
+        """Spectrum from eigenvalues ``s`` and teacher weights ``t`` given directly.
+
+        ``t[i]`` must be the squared projection of :math:`\\Phi\\theta_0` on the eigenvector of ``s[i]``
+        (not divided by ``k``); ``gamma = k/p``.
+        """
+        return cls(s=s, t=t, rho=rho, gamma=gamma, teacher=teacher)
+
+    @classmethod
+    def from_covariances(cls, *, omega, phi, psi, theta) -> Spectrum:
+        r"""Spectrum of a Gaussian covariate model with a fixed teacher :math:`\theta_0`.
+
+        Parameters
+        ----------
+        omega : array, shape (p, p)
+            Student-student covariance :math:`E[v v^\top]` (symmetric PSD).
+        phi : array, shape (p, k)
+            Student-teacher covariance :math:`E[v u^\top]`; rows are student features. Passed by name
+            because a transposed ``phi`` cannot be detected when ``p == k``.
+        psi : array, shape (k, k)
+            Teacher-teacher covariance :math:`E[u u^\top]` (``np.eye(D)`` for a latent teacher).
+        theta : array, shape (k,)
+            Teacher weights; the teacher field is :math:`\nu = \theta_0 \cdot u / \sqrt{k}`.
+
+        Notes
+        -----
+        Omega is diagonalised with ``numpy.linalg.eigh`` and :math:`\Phi\theta_0` is projected on the
+        eigenvectors: ``t_i = (e_i^T phi theta)^2``. Separately sorted spectra are never paired.
+        """
+        omega = _as_matrix("omega", omega, (None, None))
+        p = omega.shape[0]
+        phi = _as_matrix("phi", phi, (p, None))
+        k = phi.shape[1]
+        psi = _as_matrix("psi", psi, (k, k))
+        theta = _as_float_vector("theta", theta)
+        if theta.size != k:
+            raise ValueError(f"theta must have length k = phi.shape[1] = {k}, got {theta.size}")
+        s, e = _symmetric_eigh("omega", omega)
+        _check_psd("psi", psi)
+        rho = float(theta @ psi @ theta) / k
+        t = (e.T @ (phi @ theta)) ** 2
+        return cls(s=s, t=t, rho=rho, gamma=k / p, teacher="fixed")
+
+    @classmethod
+    def from_covariances_averaged(cls, *, omega, phi, psi) -> Spectrum:
+        r"""Spectrum averaged over the teacher :math:`\theta_0 \sim N(0, I_k)` (theory §1.5).
+
+        ``t_i = e_i^T Phi Phi^T e_i`` and ``rho = tr(Psi)/k``. A single fixed teacher deviates from this
+        by :math:`O(k^{-1/2})`; compare it only with simulations that redraw the teacher per seed.
+        """
+        omega = _as_matrix("omega", omega, (None, None))
+        p = omega.shape[0]
+        phi = _as_matrix("phi", phi, (p, None))
+        k = phi.shape[1]
+        psi = _as_matrix("psi", psi, (k, k))
+        s, e = _symmetric_eigh("omega", omega)
+        _check_psd("psi", psi)
+        proj = e.T @ phi
+        t = np.einsum("ij,ij->i", proj, proj)
+        return cls(s=s, t=t, rho=float(np.trace(psi)) / k, gamma=k / p, teacher="averaged")
+
+    @classmethod
+    def isotropic(cls, p: int, gamma: float = 1.0, rho: float = 1.0) -> Spectrum:
+        """Isotropic student covariance ``Omega = I_p`` with a fully linearly representable teacher.
+
+        All ``s_i = 1`` and the teacher weight is spread evenly, ``t_i = gamma * rho`` (so
+        ``rho_lin = rho``). With ``gamma = 1`` this is ``Omega = Phi = Psi = I_p`` averaged over the
+        teacher, the setting of the Marchenko-Pastur closed form (theory §6.2).
+        """
+        if not isinstance(p, (int, np.integer)) or p < 1:
+            raise ValueError(f"p must be a positive integer, got {p!r}")
+        return cls(s=np.ones(p), t=np.full(p, float(gamma) * float(rho)), rho=rho, gamma=gamma,
+                   teacher="averaged")
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict:
+        """Plain dictionary of the fields (arrays as numpy arrays)."""
+        return {"s": np.array(self.s), "t": np.array(self.t), "rho": self.rho, "gamma": self.gamma,
+                "teacher": self.teacher, "clipped": self.clipped}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the spectrum to an ``.npz`` file (no pickles)."""
+        np.savez(path, s=self.s, t=self.t, rho=self.rho, gamma=self.gamma, teacher=np.str_(self.teacher),
+                 clipped=self.clipped)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Spectrum:
+        """Read a spectrum written by :meth:`save`; the file is validated like any new spectrum."""
+        with np.load(path, allow_pickle=False) as f:
+            missing = {"s", "t", "rho", "gamma", "teacher"} - set(f.files)
+            if missing:
+                raise ValueError(f"{path} is not a saved Spectrum: missing {sorted(missing)}")
+            return cls(s=f["s"], t=f["t"], rho=float(f["rho"]), gamma=float(f["gamma"]),
+                       teacher=str(f["teacher"]), clipped=int(f["clipped"]) if "clipped" in f.files else 0)
+
+    def __repr__(self) -> str:
+        return (f"Spectrum(p={self.p}, gamma={self.gamma:.6g}, rho={self.rho:.6g}, "
+                f"rho_lin={self.rho_lin:.6g}, teacher={self.teacher!r}, s in [{self.s.min():.3g}, "
+                f"{self.s.max():.3g}])")
+
+
+def _check_psd(name: str, mat: np.ndarray) -> None:
+    s, _ = _symmetric_eigh(name, mat)
+    smax = max(float(np.max(s)), 0.0)
+    if s.min() < -NEGATIVE_TOL * max(smax, np.finfo(float).tiny):
+        raise ValueError(f"{name} must be positive semi-definite; smallest eigenvalue {s.min():.6g}")
