@@ -1,0 +1,120 @@
+"""Teachers acting on the latent ``c`` (theory §1.2): the linear teacher of the replica part and the
+committee teacher of the online-SGD part."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spectra._util import SeedLike, check_batch, check_positive_int, get_activation, seed_sequence
+
+__all__ = ["LinearTeacher", "CommitteeTeacher"]
+
+#: Committee activations: "erf" is g(z) = erf(z / sqrt 2) (theory §1.4), "linear" is g(z) = z.
+_COMMITTEE_ACTIVATIONS = {"erf": "erf_sqrt2", "linear": "linear"}
+
+
+def _finite(name: str, value, ndim: int) -> np.ndarray:
+    arr = np.array(value, dtype=float)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-d array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    arr.setflags(write=False)
+    return arr
+
+
+class LinearTeacher:
+    r"""Linear teacher field on the latent, :math:`\nu = \theta_0 \cdot c / \sqrt{D}`.
+
+    Pair it with a replica channel (``y = nu``, ``y = sign(nu)``, ...). Its variance is
+    :attr:`rho` :math:`= \|\theta_0\|^2 / D`.
+
+    Parameters
+    ----------
+    theta : array, shape (D,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectra.teachers import LinearTeacher
+    >>> teacher = LinearTeacher(np.array([1.0, -1.0, 2.0, 0.0]))
+    >>> teacher(np.array([[1.0, 1.0, 1.0, 1.0]]))
+    array([1.])
+    >>> teacher.rho
+    1.5
+    """
+
+    def __init__(self, theta):
+        self.theta = _finite("theta", theta, 1)
+        self.latent_dim = int(self.theta.size)
+
+    @classmethod
+    def random(cls, D: int, seed: SeedLike = None) -> LinearTeacher:
+        """Teacher with ``theta ~ N(0, I_D)``."""
+        D = check_positive_int("D", D)
+        return cls(np.random.default_rng(seed_sequence(seed)).standard_normal(D))
+
+    @property
+    def rho(self) -> float:
+        """Teacher variance ``|theta|^2 / D``."""
+        return float(self.theta @ self.theta) / self.latent_dim
+
+    def __call__(self, c) -> np.ndarray:
+        """Teacher fields ``nu`` (shape ``(n,)``) of latents ``c`` (shape ``(n, D)``)."""
+        c = check_batch("c", c, self.latent_dim, what="len(theta)")
+        return (c @ self.theta) / np.sqrt(self.latent_dim)
+
+
+class CommitteeTeacher:
+    r"""Committee teacher :math:`y = \sum_m A_m g(\nu_m)`, :math:`\nu_m = B_m \cdot c/\sqrt{D}` (theory §1.2).
+
+    Parameters
+    ----------
+    B : array, shape (M, D)
+        Teacher first-layer weights (reference: entries ~ N(0, 1)).
+    A : array, shape (M,), optional
+        Second-layer weights; default all ones.
+    activation : {"erf", "linear"}
+        ``"erf"`` is :math:`g(z) = \mathrm{erf}(z/\sqrt 2)`, ``"linear"`` is :math:`g(z) = z`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectra.teachers import CommitteeTeacher
+    >>> teacher = CommitteeTeacher(np.eye(2, 4), activation="linear")
+    >>> teacher.fields(np.array([[2.0, 4.0, 0.0, 0.0]]))
+    array([[1., 2.]])
+    >>> teacher(np.array([[2.0, 4.0, 0.0, 0.0]]))
+    array([3.])
+    """
+
+    def __init__(self, B, A=None, activation: str = "erf"):
+        self.B = _finite("B", B, 2)
+        self.M, self.latent_dim = self.B.shape
+        if A is None:
+            A = np.ones(self.M)
+        self.A = _finite("A", A, 1)
+        if self.A.size != self.M:
+            raise ValueError(f"A must have length M = B.shape[0] = {self.M}, got {self.A.size}")
+        if activation not in _COMMITTEE_ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose 'erf' (g(z) = erf(z/sqrt 2)) or "
+                             f"'linear'")
+        self.activation = activation
+        self._g = get_activation(_COMMITTEE_ACTIVATIONS[activation])
+
+    @classmethod
+    def random(cls, M: int, D: int, activation: str = "erf", seed: SeedLike = None) -> CommitteeTeacher:
+        """Reference teacher: ``B`` with N(0, 1) entries and ``A = 1``."""
+        M, D = check_positive_int("M", M), check_positive_int("D", D)
+        return cls(np.random.default_rng(seed_sequence(seed)).standard_normal((M, D)), activation=activation)
+
+    def fields(self, c) -> np.ndarray:
+        """Local fields ``nu`` of shape ``(n, M)``: ``c @ B.T / sqrt(D)``."""
+        c = check_batch("c", c, self.latent_dim, what="B.shape[1]")
+        return (c @ self.B.T) / np.sqrt(self.latent_dim)
+
+    def __call__(self, c) -> np.ndarray:
+        """Labels ``y = g(nu) @ A`` of shape ``(n,)``."""
+        return self._g(self.fields(c)) @ self.A
