@@ -1,0 +1,86 @@
+"""Fixed Gauss rules for the Gaussian expectations of the channel side (theory §2.5, "Quadrature").
+
+* :func:`gauss_hermite` -- the probabilists' rule: ``E[f(xi)]``, ``xi ~ N(0, 1)``.
+* :func:`half_gauss_hermite` -- the Gauss rule of the weight ``exp(-x^2/2)`` on ``[0, inf)``, normalised
+  so that ``sum(w f(x)) ~= E[f(|xi|) 1{xi > 0}]`` (weights sum to 1/2). It integrates a half-line exactly
+  up to its degree, which is what makes expectations with a sign teacher (a step at ``nu = 0``) converge
+  geometrically instead of like the jump of a step function.
+
+Rules are computed once per order and cached; they are returned as read-only arrays.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+
+__all__ = ["gauss_hermite", "half_gauss_hermite"]
+
+
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+@lru_cache(maxsize=32)
+def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights with ``sum(w * f(x)) ~= E[f(xi)]`` for ``xi ~ N(0, 1)`` (exact to degree 2n-1).
+
+    Examples
+    --------
+    >>> x, w = gauss_hermite(10)
+    >>> float(np.sum(w * x**4))  # E[xi^4] = 3
+    3.0000000000000004
+    """
+    if n < 1:
+        raise ValueError(f"n (number of nodes) must be >= 1, got {n}")
+    x, w = hermegauss(n)
+    return _frozen(x, w / np.sqrt(2.0 * np.pi))
+
+
+@lru_cache(maxsize=32)
+def half_gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss rule of the weight ``phi(x) = exp(-x^2/2)/sqrt(2 pi)`` on ``[0, inf)``; weights sum to 1/2.
+
+    The recurrence coefficients come from the exact moments ``int_0^inf x^k e^{-x^2/2} dx =
+    2^{(k-1)/2} Gamma((k+1)/2)`` by Chebyshev's algorithm in 60+ digit arithmetic (mpmath), and the
+    rule from the eigen-decomposition of the Jacobi matrix (Golub-Welsch).
+
+    Examples
+    --------
+    >>> x, w = half_gauss_hermite(12)
+    >>> round(float(np.sum(w * x)), 15) == round(1 / np.sqrt(2 * np.pi), 15)  # E[xi 1{xi>0}]
+    True
+    """
+    if n < 1:
+        raise ValueError(f"n (number of nodes) must be >= 1, got {n}")
+    with mpmath.workdps(60 + 3 * n):
+        mom = [mpmath.power(2, mpmath.mpf(k - 1) / 2) * mpmath.gamma(mpmath.mpf(k + 1) / 2)
+               for k in range(2 * n)]
+        alpha, beta = _chebyshev(mom, n)
+        a = np.array([float(v) for v in alpha])
+        b = np.array([float(v) for v in beta])
+    jac = np.diag(a) + np.diag(np.sqrt(b[1:]), 1) + np.diag(np.sqrt(b[1:]), -1)
+    x, vec = np.linalg.eigh(jac)
+    w = b[0] * vec[0] ** 2 / np.sqrt(2.0 * np.pi)
+    return _frozen(x, w)
+
+
+def _chebyshev(mom: list, n: int) -> tuple[list, list]:
+    """Chebyshev's algorithm: recurrence coefficients (alpha_k, beta_k), k < n, from 2n moments."""
+    alpha = [mom[1] / mom[0]]
+    beta = [mom[0]]
+    sig_prev = [mpmath.mpf(0)] * (2 * n)
+    sig = list(mom)
+    for k in range(1, n):
+        new = [mpmath.mpf(0)] * (2 * n)
+        for l in range(k, 2 * n - k):
+            new[l] = sig[l + 1] - alpha[k - 1] * sig[l] - beta[k - 1] * sig_prev[l]
+        alpha.append(new[k + 1] / new[k] - sig[k] / sig[k - 1])
+        beta.append(new[k] / sig[k - 1])
+        sig_prev, sig = sig, new
+    return alpha, beta

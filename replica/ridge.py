@@ -1,0 +1,111 @@
+r"""The scalar reduction of the square loss (theory §2.5, §2.7): one 1-d root plus explicit formulas.
+
+With the square loss ``V_hat = alpha/(1 + V)`` depends on ``V`` alone, so
+
+.. math::
+    h(\hat V) = \hat V\,(1 + V(\hat V)) - \alpha = 0,\qquad V(\hat V) = \frac1p\sum_i\frac{s_i}{\lambda+\hat V s_i}
+
+is a monotone equation with a unique root in ``(0, alpha]`` whenever ``lam > 0``; ``m`` follows
+explicitly and ``q`` from the linear equation ``q (1 - a) = a (E y^2 - 2 m kappa) + b``, with
+``kappa = E[y nu]/rho`` from the channel. This route is independent of the fixed-point iteration (the tests
+compare the two) and is the one used at ``lam = 0``:
+
+* above the interpolation threshold (``alpha > rank/p``): ``V_hat = alpha - rank/p`` exactly;
+* below it: the min-norm interpolator, with ``V = u/lam`` and ``V_hat = alpha lam/u`` in the limit, ``u``
+  the root of ``(1/p) sum_i s_i/(u + alpha s_i) = 1``; all overlaps stay finite;
+* at it (``alpha = rank/p``), the min-norm error diverges (interpolation peak): refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+
+from replica.channel import Channel
+from replica.loss import Loss
+from replica.result import ConvergenceError, Solution
+from replica.solver import validate_problem
+from spectra import Spectrum
+
+__all__ = ["solve_square"]
+
+
+def solve_square(spectrum: Spectrum, channel: Channel, alpha: float, lam: float, *,
+                 strict: bool = True) -> Solution:
+    """Square-loss (ridge) solution by the scalar reduction; ``lam >= 0``.
+
+    Conventions and result fields as :func:`replica.solve` with ``Loss.square()``.
+
+    Examples
+    --------
+    >>> from spectra import Spectrum
+    >>> from replica import Channel
+    >>> sol = solve_square(Spectrum.isotropic(100), Channel.linear(0.5), alpha=0.5, lam=0.0)
+    >>> round(sol.test_error, 12)  # ridgeless, gamma_H = 2: r^2 (1 - 1/2) + sigma^2/(2 - 1)
+    1.0
+    """
+    loss = Loss.square()
+    alpha, lam = validate_problem(spectrum, loss, channel, alpha, lam)
+    pos = spectrum.s > 0
+    s, t, p = spectrum.s[pos], spectrum.t[pos], spectrum.p
+    sg = np.sqrt(spectrum.gamma)
+    rho = spectrum.rho
+    ey2, kappa = channel.moments(rho)
+    ratio = s.size / p  # rank / p
+    if lam > 0 or alpha > ratio:
+        if lam > 0:
+            def h(log_vh):
+                vh = np.exp(log_vh)
+                return vh * (1.0 + np.sum(s / (lam + vh * s)) / p) - alpha
+
+            lo = np.log(alpha * lam / (lam + np.max(s))) - 1.0
+            v_hat = float(np.exp(brentq(h, lo, np.log(alpha), xtol=1e-15, rtol=4 * np.finfo(float).eps,
+                                        maxiter=500)))
+        else:
+            v_hat = alpha - ratio
+        den = lam + v_hat * s
+        V = float(np.sum(s / den)) / p
+        one_plus_V = 1.0 + V
+        m_hat = alpha * kappa / sg / one_plus_V
+        m = m_hat / sg * float(np.sum(t / den)) / p
+        a = alpha / one_plus_V**2 * float(np.sum((s / den) ** 2)) / p
+        b = m_hat**2 * float(np.sum(t * s / den**2)) / p
+    elif alpha < ratio:
+        u = brentq(lambda lu: np.sum(s / (np.exp(lu) + alpha * s)) / p - 1.0,
+                   np.log(1e-300) / 2, np.log(np.max(s) * p), xtol=1e-15, rtol=4 * np.finfo(float).eps)
+        u = float(np.exp(u))
+        den = u + alpha * s
+        V, v_hat, one_plus_V = np.inf, 0.0, np.inf
+        m_hat = 0.0
+        m = alpha * kappa / spectrum.gamma * float(np.sum(t / den)) / p
+        a = alpha * float(np.sum((s / den) ** 2)) / p
+        b = alpha**2 * kappa**2 / spectrum.gamma * float(np.sum(t * s / den**2)) / p
+    else:
+        raise ValueError(f"alpha = rank(Omega)/p = {ratio:g} with lam = 0 is the interpolation threshold: the "
+                         "min-norm estimator's error diverges there; use lam > 0 or another alpha")
+    if not a < 1.0:
+        raise ValueError(f"no finite solution: a = {a:.6g} >= 1 at alpha={alpha:g}, lam={lam:g}")
+    q = (a * (ey2 - 2.0 * m * kappa) + b) / (1.0 - a)
+    resid = ey2 - 2.0 * m * kappa + q
+    q_hat = alpha * resid / one_plus_V**2 if np.isfinite(one_plus_V) else 0.0
+    if np.isfinite(one_plus_V):
+        mse = resid / one_plus_V**2
+    else:
+        mse = 0.0  # the min-norm interpolator fits every training label exactly
+    if channel.is_classification:
+        train_err = 0.0 if not np.isfinite(V) else channel.wrong_side(rho, q, m, {-1.0: V, 1.0: -V})
+    else:
+        train_err = mse
+    values = np.array([q, m, mse, train_err])
+    ok = bool(np.all(np.isfinite(values)) and q > 0 and m * m <= rho * q * (1 + 1e-12))
+    status = "converged" if ok else "invalid"
+    sol = Solution(alpha=alpha, lam=lam, V=float(V), q=float(q), m=float(m), V_hat=float(v_hat),
+                   q_hat=float(q_hat), m_hat=float(m_hat), test_error=channel.test_error(rho, q, m) if ok else np.nan,
+                   test_error_noisy=channel.test_error_noisy(rho, q, m) if ok else np.nan,
+                   train_loss=0.5 * float(mse), train_error=float(train_err), iterations=0, converged=ok,
+                   status=status, residual=0.0, damping=0.0, loss=loss.name, channel=channel.name,
+                   method="scalar")
+    if strict and not ok:
+        raise ConvergenceError(f"scalar ridge reduction gave an invalid point at alpha={alpha:g}, lam={lam:g}",
+                               sol)
+    return sol
