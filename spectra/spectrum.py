@@ -234,6 +234,24 @@ class Spectrum:
         return cls(s=s, t=t, rho=float(np.trace(psi)) / k, gamma=k / p, teacher="averaged")
 
     @classmethod
+    def from_estimate(cls, estimate, theta=None) -> Spectrum:
+        r"""Spectrum of a Monte Carlo :class:`~spectra.estimate.CovarianceEstimate` (theory §3.2).
+
+        Uses the estimated ``omega``, ``phi`` and ``psi`` of the same samples, so the joint covariance is
+        PSD and the Cauchy-Schwarz bound holds. ``theta`` (shape ``(k,)``) gives a fixed teacher
+        (:meth:`from_covariances`); ``None`` averages over ``theta ~ N(0, I_k)``
+        (:meth:`from_covariances_averaged`). The estimated spectrum is spread by a relative
+        ``~sqrt(p/n)`` (Marchenko-Pastur); take ``n >> p``.
+        """
+        for attr in ("omega", "phi", "psi"):
+            if not hasattr(estimate, attr):
+                raise TypeError(f"estimate must be a CovarianceEstimate (with omega, phi, psi), got "
+                                f"{type(estimate).__name__}")
+        if theta is None:
+            return cls.from_covariances_averaged(omega=estimate.omega, phi=estimate.phi, psi=estimate.psi)
+        return cls.from_covariances(omega=estimate.omega, phi=estimate.phi, psi=estimate.psi, theta=theta)
+
+    @classmethod
     def isotropic(cls, p: int, gamma: float = 1.0, rho: float = 1.0) -> Spectrum:
         """Isotropic student covariance ``Omega = I_p`` with a fully linearly representable teacher.
 
