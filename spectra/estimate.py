@@ -199,6 +199,20 @@ def _group_task(generator, features, root, g: int, batches: list[tuple[int, int]
     return state.arrays()
 
 
+def _leading_eigh(omega: np.ndarray, n_eig: int) -> tuple[np.ndarray, np.ndarray]:
+    """Leading ``n_eig`` eigenpairs (descending): dense ``eigh`` for small ``p``, else Lanczos (``eigsh``)
+    with a fixed start vector, so the same matrix always gives the same numbers."""
+    p = omega.shape[0]
+    if p <= 400 or n_eig >= p // 4:
+        s, e = np.linalg.eigh(omega)
+    else:
+        from scipy.sparse.linalg import eigsh
+
+        s, e = eigsh(omega, k=n_eig, which="LA", v0=np.ones(p), tol=0)
+    order = np.argsort(s)[::-1][:n_eig]
+    return s[order], e[:, order]
+
+
 # ---------------------------------------------------------------------------------------------- the result
 @dataclass(frozen=True, eq=False)
 class CovarianceEstimate:
@@ -275,11 +289,7 @@ class CovarianceEstimate:
         ph_g = groups.mvu[full] / cnt[:, None, None]
         ps_g = groups.muu[full] / cnt[:, None, None]
         n_eig = min(n_eig, omega.shape[0])
-        from scipy.linalg import eigh
-
-        p = omega.shape[0]
-        s, e = eigh(omega, subset_by_index=[p - n_eig, p - 1])
-        s, e = s[::-1], e[:, ::-1]
+        s, e = _leading_eigh(omega, n_eig)
         if G >= 2:
             def se(a):
                 return a.std(axis=0, ddof=1) / np.sqrt(G)
