@@ -1,0 +1,477 @@
+r"""The spectral ODEs of online SGD (theory §4.4, §4.6) and their integrators.
+
+The state is the per-mode (or per-bin) densities :math:`q^{kl}_b`, :math:`r^{km}_b` and the second-layer
+weights :math:`v_k`; :math:`t^{mn}_b` is constant. With bin weights :math:`n_b` (1 per mode when unbinned) and
+representative eigenvalues :math:`s_b`, writing :math:`L_k` as a ``K x K`` matrix :math:`\alpha` acting on
+student densities and a ``K x M`` matrix :math:`\beta` acting on teacher-partner densities,
+
+.. math::
+
+    \dot r_b = \eta\,[\,s_b\,\alpha\, r_b + \delta^{-1/2}\beta\, t_b\,],\qquad
+    \dot q_b = \eta\,(G_b + G_b^\top) + \eta^2 n_b s_b\, (v v^\top)\odot E,\qquad
+    G_b = s_b\,\alpha\, q_b + \delta^{-1/2}\beta\, r_b^\top,
+
+with :math:`E_{kl} = \sum_{a,c} u_a u_c I_4(k,l,a,c)`, :math:`u = (v, -A)`. Everything is vectorised over
+modes; the only Python-level loop is over time steps.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+import time as _time
+
+import numpy as np
+from scipy.integrate import RK45
+
+from dynamics.integrals import _I2_ENTRIES, _I3_ENTRIES, _I4_ENTRIES, flat_entries, generalisation_error, get_activation
+from dynamics.setup import Setup
+from dynamics.trajectory import Trajectory
+
+__all__ = ["integrate", "bin_modes", "default_times", "REFERENCE_DT"]
+
+#: Step of the reference explicit-Euler scheme (theory §4.6).
+REFERENCE_DT = 0.01
+#: Relative difference below which eigenvalues count as equal when binning (eigh round-off).
+EQUAL_TOL = 1e-12
+#: Number of log-spaced output times (plus t = 0) when ``times`` is not given.
+N_TIMES = 200
+
+_METHODS = ("adaptive", "euler", "rk4")
+
+
+class _Breakdown(Exception):
+    """The ODE state left the domain where the equations are defined (det <= 0, NaN, ...)."""
+
+
+def default_times(t_max: float, n: int = N_TIMES) -> np.ndarray:
+    """``t = 0`` plus ``n`` log-spaced times from ``min(1e-2, t_max/100)`` to ``t_max``.
+
+    Examples
+    --------
+    >>> from dynamics import default_times
+    >>> t = default_times(100.0, n=3)
+    >>> t.tolist()
+    [0.0, 0.01, 1.0, 100.0]
+    """
+    t_max = float(t_max)
+    t0 = min(1e-2, t_max / 100.0)
+    return np.concatenate([[0.0], np.logspace(np.log10(t0), np.log10(t_max), n)])
+
+
+def bin_modes(eigenvalues, bins) -> np.ndarray:
+    """Group eigenmodes into bins of close eigenvalues; returns an integer bin label per mode.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (N,)
+        The spectrum.
+    bins : int or array_like of int, shape (N,)
+        An integer ``n``: at most ``n`` bins, each a contiguous range of the sorted eigenvalues, chosen to
+        minimise the largest bin width ``max(s) - min(s)``. If the spectrum has at most ``n`` distinct
+        values (equal up to a relative 1e-12, the round-off of ``eigh``) each bin holds equal eigenvalues
+        and binning is exact (theory §4.6).
+        An array: explicit labels ``0..n_bins-1``, one per mode.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (N,)
+        Labels ``0..n_bins-1``, ordered by eigenvalue when ``bins`` is an integer.
+
+    Examples
+    --------
+    >>> from dynamics import bin_modes
+    >>> bin_modes([1.0, 3.0, 1.0, 3.0, 3.0], 2).tolist()
+    [0, 1, 0, 1, 1]
+    """
+    s = np.asarray(eigenvalues, dtype=float)
+    N = s.shape[0]
+    if isinstance(bins, numbers.Integral) and not isinstance(bins, bool):
+        if bins < 1:
+            raise ValueError(f"bins must be >= 1 (or None for no binning), got {bins}")
+        order = np.argsort(s, kind="stable")
+        ss = s[order]
+        # eigenvalues equal up to round-off (relative 1e-12) form one group of "equal" eigenvalues
+        tol = EQUAL_TOL * max(float(np.max(np.abs(ss))), np.finfo(float).tiny)
+        equal_groups = np.concatenate([[0], np.cumsum(np.diff(ss) > tol)])
+        if equal_groups[-1] + 1 <= bins:
+            sorted_labels = equal_groups
+        else:
+            sorted_labels = _min_max_width_partition(ss, int(bins))
+        labels = np.empty(N, dtype=int)
+        labels[order] = sorted_labels
+        return labels
+    try:
+        labels = np.asarray(bins)
+    except Exception:  # pragma: no cover - defensive
+        labels = None
+    if labels is None or labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError("bins must be None, an int (number of bins) or an integer array of labels, one per mode")
+    if labels.shape[0] != N:
+        raise ValueError(f"bins as labels must have one entry per mode ({N}), got {labels.shape[0]}")
+    present = np.unique(labels)
+    if present[0] < 0 or not np.array_equal(present, np.arange(present.size)):
+        raise ValueError("bin labels must be 0..n_bins-1 with every bin non-empty")
+    return labels.astype(int)
+
+
+def _greedy_groups(ss: np.ndarray, width: float) -> np.ndarray:
+    """Start indices of the greedy partition of sorted ``ss`` into runs of span <= width."""
+    starts = [0]
+    start = 0
+    while True:
+        start = int(np.searchsorted(ss, ss[start] + width, side="right"))
+        if start >= ss.size:
+            return np.asarray(starts)
+        starts.append(start)
+
+
+def _min_max_width_partition(ss: np.ndarray, n_bins: int) -> np.ndarray:
+    """Labels of the contiguous partition of sorted ``ss`` into <= n_bins runs with the smallest max span."""
+    lo, hi = 0.0, float(ss[-1] - ss[0])
+    for _ in range(60):  # bisection on the width; the greedy partition is optimal for a given width
+        mid = 0.5 * (lo + hi)
+        if _greedy_groups(ss, mid).size <= n_bins:
+            hi = mid
+        else:
+            lo = mid
+    starts = _greedy_groups(ss, hi)
+    labels = np.zeros(ss.size, dtype=int)
+    labels[starts[1:]] = 1
+    return np.cumsum(labels)
+
+
+class _SpectralODE:
+    """Right-hand side of the binned spectral ODEs, on a flat state vector ``[q, r, v]``."""
+
+    def __init__(self, setup: Setup, labels: np.ndarray | None):
+        self.K, self.M, self.N = setup.K, setup.M, setup.N
+        K, M = self.K, self.M
+        self.act = get_activation(setup.activation)
+        self.eta = setup.eta
+        self.inv_sqrt_delta = 1.0 / np.sqrt(setup.delta)
+        self.train_v = setup.train_second_layer
+        self.T = setup.T
+        self.A = setup.A
+        s, wp, bp = setup.eigenvalues, setup.student_proj, setup.teacher_proj
+        q = wp[:, None, :] * wp[None, :, :]
+        r = wp[:, None, :] * bp[None, :, :]
+        t = bp[:, None, :] * bp[None, :, :]
+        if labels is None:
+            self.s_b, self.n_b = s.copy(), np.ones_like(s)
+        else:
+            order = np.argsort(labels, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(labels[order]) != 0])
+            self.n_b = np.diff(np.r_[starts, labels.size]).astype(float)
+            self.s_b = np.add.reduceat(s[order], starts) / self.n_b
+            q = np.add.reduceat(q[:, :, order], starts, axis=2)
+            r = np.add.reduceat(r[:, :, order], starts, axis=2)
+            t = np.add.reduceat(t[:, :, order], starts, axis=2)
+        self.P = self.s_b.shape[0]
+        self.t_b = t
+        self.y0 = np.concatenate([q.ravel(), r.ravel(), setup.v])
+        self.nq, self.nr = K * K * self.P, K * M * self.P
+        self.eta2_ns = self.eta**2 * self.n_b * self.s_b
+        # Flat positions in C of the entries the vectorised Gaussian integrals read (students 0..K-1,
+        # teachers K..K+M-1): I3(k,k,j), I3(k,j,j), I3(k,k,n), I3(k,n,n) in one call; all I4(k,l,a,c); I2(k,a).
+        k = np.arange(K)
+        n = K + np.arange(M)
+        L = K + M
+        kk, jj = np.meshgrid(k, k, indexing="ij")  # (K, K): row k, column j
+        kn, nn = np.meshgrid(k, n, indexing="ij")  # (K, M)
+        self._i3_flat = flat_entries(
+            L, _I3_ENTRIES,
+            np.concatenate([kk.ravel(), kk.ravel(), kn.ravel(), kn.ravel()]),
+            np.concatenate([kk.ravel(), jj.ravel(), kn.ravel(), nn.ravel()]),
+            np.concatenate([jj.ravel(), jj.ravel(), nn.ravel(), nn.ravel()]),
+        )
+        a4, b4, c4, d4 = np.meshgrid(k, k, np.arange(L), np.arange(L), indexing="ij")
+        self._i4_flat = flat_entries(L, _I4_ENTRIES, a4.ravel(), b4.ravel(), c4.ravel(), d4.ravel())
+        self._i2_flat = flat_entries(L, _I2_ENTRIES, np.repeat(k, L), np.tile(np.arange(L), K))
+        self._offdiag = ~np.eye(K, dtype=bool)
+        self._eye = np.eye(K, dtype=bool)
+        self.C = np.zeros((L, L))
+        self.C[K:, K:] = self.T
+        self.Tnn = np.diag(self.T).copy()
+
+    def split(self, y: np.ndarray):
+        K, M, P = self.K, self.M, self.P
+        q = y[: self.nq].reshape(K, K, P)
+        r = y[self.nq: self.nq + self.nr].reshape(K, M, P)
+        v = y[self.nq + self.nr:]
+        return q, r, v
+
+    def order_parameters(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q, r, v = self.split(y)
+        Q = np.einsum("klp,p->kl", q, self.s_b) / self.N
+        R = r.sum(axis=2) * (self.inv_sqrt_delta / self.N)
+        return Q, R, v.copy()
+
+    def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
+        # einsum (not @) keeps these tiny contractions out of a threaded BLAS.
+        K, M = self.K, self.M
+        q, r, v = self.split(y)
+        Q = np.einsum("klp,p->kl", q, self.s_b) / self.N
+        R = r.sum(axis=2) * (self.inv_sqrt_delta / self.N)
+        C = self.C
+        C[:K, :K] = Q
+        C[:K, K:] = R
+        C[K:, :K] = R.T
+        dQ = np.diagonal(Q)
+        det_kj = dQ[:, None] * dQ[None, :] - Q * Q
+        det_kj[self._eye] = 1.0  # unused diagonal
+        det_kn = dQ[:, None] * self.Tnn[None, :] - R * R
+        if not (min(det_kj.min(), det_kn.min(), dQ.min()) > 0) or not np.isfinite(v).all():
+            raise _Breakdown(
+                "a covariance of two local fields became singular or non-finite (det <= 0 or NaN): two student "
+                "units became identical or a unit aligned exactly with a teacher; the equations are undefined"
+            )
+        Cf = C.ravel()
+        i3 = self.act.i3_from(*Cf[self._i3_flat])
+        KK, KM = K * K, K * M
+        i3_kkj = i3[:KK].reshape(K, K)
+        i3_kjj = i3[KK: 2 * KK].reshape(K, K)
+        i3_kkn = i3[2 * KK: 2 * KK + KM].reshape(K, M)
+        i3_knn = i3[2 * KK + KM:].reshape(K, M)
+        vv = v[:, None] * v[None, :]
+        # Student-student pieces (j != k): weight v_k v_j / det_kj, zero on the diagonal.
+        w_kj = np.where(self._offdiag, vv / det_kj, 0.0)
+        alpha = w_kj * (Q * i3_kkj - dQ[:, None] * i3_kjj)  # coefficient of X^j
+        diag = np.sum(w_kj * (Q * i3_kjj - dQ[None, :] * i3_kkj), axis=1)
+        diag -= v * v / dQ * np.diagonal(i3_kkj)
+        w_kn = v[:, None] * self.A[None, :] / det_kn
+        diag += np.sum(w_kn * (self.Tnn[None, :] * i3_kkn - R * i3_knn), axis=1)
+        alpha[self._eye] = diag
+        beta = w_kn * (dQ[:, None] * i3_knn - R * i3_kkn) * self.inv_sqrt_delta
+        # Second-order term E_kl = sum_{a,c} u_a u_c I4(k,l,a,c), u = (v, -A).
+        u = np.concatenate([v, -self.A])
+        uu = (u[:, None] * u[None, :]).ravel()
+        E = (self.act.i4_from(*Cf[self._i4_flat]).reshape(KK, -1) * uu).sum(axis=1).reshape(K, K)
+        if not (np.isfinite(alpha).all() and np.isfinite(beta).all() and np.isfinite(E).all()):
+            raise _Breakdown("a Gaussian integral became NaN or infinite")
+        # Per-mode right-hand sides, vectorised over modes (or bins).
+        eta = self.eta
+        G = np.einsum("kj,jlp->klp", alpha, q) * self.s_b
+        G += np.einsum("kn,lnp->klp", beta, r)
+        dq = G + G.transpose(1, 0, 2)
+        dq *= eta
+        dq += (vv * E)[:, :, None] * self.eta2_ns
+        dr = np.einsum("kj,jmp->kmp", alpha, r) * self.s_b
+        dr += np.einsum("kn,nmp->kmp", beta, self.t_b)
+        dr *= eta
+        if self.train_v:
+            i2 = self.act.i2_from(*Cf[self._i2_flat]).reshape(K, K + M)
+            dv = eta * (np.einsum("kn,n->k", i2[:, K:], self.A) - np.einsum("kj,j->k", i2[:, :K], v))
+        else:
+            dv = np.zeros(K)
+        return np.concatenate([dq.ravel(), dr.ravel(), dv])
+
+
+def _check_times(t_max, times) -> tuple[float, np.ndarray]:
+    if isinstance(t_max, bool) or not isinstance(t_max, numbers.Real):
+        raise TypeError(f"t_max must be a real number, got {type(t_max).__name__}")
+    t_max = float(t_max)
+    if not (np.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max must be a finite number > 0, got {t_max}")
+    if times is None:
+        return t_max, default_times(t_max)
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size == 0:
+        raise ValueError("times must be a non-empty 1-d array")
+    if not np.all(np.isfinite(times)) or times[0] < 0 or np.any(np.diff(times) <= 0) or times[-1] > t_max:
+        raise ValueError("times must be finite, strictly increasing, within [0, t_max]")
+    return t_max, times
+
+
+def _progress(enabled: bool | None, total: float, work: float):
+    """A tqdm bar over simulated time, or a no-op; auto-enabled for long runs on a terminal."""
+    if enabled is None:
+        enabled = work > 5e7 and sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="t", desc="integrate", leave=False,
+                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+
+
+def integrate(
+    setup: Setup,
+    t_max: float,
+    *,
+    times=None,
+    method: str = "adaptive",
+    bins=None,
+    dt: float = REFERENCE_DT,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    progress: bool | None = None,
+) -> Trajectory:
+    r"""Integrate the spectral ODEs of online SGD (theory §4.4) from the state in ``setup``.
+
+    Parameters
+    ----------
+    setup : Setup
+        Spectrum, initial per-mode projections and parameters (:meth:`Setup.from_network`).
+    t_max : float
+        Final time, in units of ``steps / N``.
+    times : array_like, optional
+        Output times in ``[0, t_max]``, strictly increasing. Default: ``t = 0`` plus 200 log-spaced times
+        (:func:`default_times`).
+    method : {"adaptive", "euler", "rk4"}
+        ``"euler"``: explicit Euler with step ``dt``, the reproducibility reference of theory §4.6 (fixed
+        grid ``n dt``; values between grid points are the Euler step from the last grid point, i.e. linear
+        interpolation). ``"rk4"``: classical Runge-Kutta on the same grid (dense output by a partial RK4
+        step). ``"adaptive"``: scipy's ``RK45`` with error control ``rtol``, ``atol`` and its dense output.
+    bins : None, int or array of int
+        ``None``: one density per eigenmode. Otherwise eigenmodes are grouped (:func:`bin_modes`) and bin
+        sums are tracked with the bin-mean eigenvalue: exact when each bin holds equal eigenvalues, an
+        approximation controlled by the bin width otherwise.
+    dt : float
+        Step of the fixed-step methods (default 0.01, the reference).
+    rtol, atol : float
+        Tolerances of the adaptive method.
+    progress : bool, optional
+        Show a tqdm progress bar (default: only for long runs on a terminal).
+
+    Returns
+    -------
+    Trajectory
+        ``eps_g`` carries the 1/2: :math:`\frac12 E(\hat y - y)^2`. If the state leaves the domain of the
+        equations (a determinant <= 0, NaN), integration stops, ``status == "failed"`` and the trajectory
+        ends at the last valid output time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynamics import Setup, Student, integrate
+    >>> rng = np.random.default_rng(0)
+    >>> N, D = 40, 20
+    >>> F = rng.standard_normal((N, D)) / np.sqrt(D)
+    >>> student = Student.random(K=2, N=N, seed=1)
+    >>> setup = Setup.from_weights(student.w, student.v, rng.standard_normal((2, D)), np.ones(2),
+    ...                            omega=F @ F.T, phi=F, eta=0.2)
+    >>> traj = integrate(setup, 10.0, times=[0.0, 5.0, 10.0])
+    >>> traj.status, traj.eps_g.shape
+    ('completed', (3,))
+    >>> bool(traj.eps_g[-1] < traj.eps_g[0])
+    True
+    """
+    if not isinstance(setup, Setup):
+        raise TypeError(f"setup must be a dynamics.Setup, got {type(setup).__name__}")
+    t_max, times = _check_times(t_max, times)
+    if not isinstance(method, str) or method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    for name, value in (("dt", dt), ("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < np.inf):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    labels = None if bins is None else bin_modes(setup.eigenvalues, bins)
+    ode = _SpectralODE(setup, labels)
+    start = _time.perf_counter()
+    if method == "adaptive":
+        ys, t_done, message = _run_adaptive(ode, times, t_max, rtol, atol, progress)
+    else:
+        step = _euler_step if method == "euler" else _rk4_step
+        ys, t_done, message = _run_fixed(ode, step, times, float(dt), progress)
+    elapsed = _time.perf_counter() - start
+    n_out = len(ys)
+    Qs = np.empty((n_out, setup.K, setup.K))
+    Rs = np.empty((n_out, setup.K, setup.M))
+    vs = np.empty((n_out, setup.K))
+    for i, y in enumerate(ys):
+        Qs[i], Rs[i], vs[i] = ode.order_parameters(y)
+    eps = generalisation_error(Qs, Rs, np.broadcast_to(setup.T, (n_out, setup.M, setup.M)), vs,
+                               np.broadcast_to(setup.A, (n_out, setup.M)), setup.activation)
+    status = "completed" if message is None else "failed"
+    info = {"N": setup.N, "K": setup.K, "M": setup.M, "delta": setup.delta, "eta": setup.eta,
+            "activation": setup.activation, "train_second_layer": setup.train_second_layer,
+            "n_bins": ode.P, "binned": labels is not None, "dt": float(dt) if method != "adaptive" else None,
+            "rtol": rtol if method == "adaptive" else None, "atol": atol if method == "adaptive" else None,
+            "t_max": t_max, "wall_time_s": elapsed}
+    return Trajectory(t=times[:n_out], eps_g=eps, Q=Qs, R=Rs, v=vs, T=setup.T, A=setup.A, source="ode",
+                      method=method, status=status,
+                      message=message or f"reached t = {t_done:.6g}", info=info)
+
+
+def _euler_step(f, t, y, h):
+    return y + h * f(t, y)
+
+
+def _rk4_step(f, t, y, h):
+    k1 = f(t, y)
+    k2 = f(t + 0.5 * h, y + 0.5 * h * k1)
+    k3 = f(t + 0.5 * h, y + 0.5 * h * k2)
+    k4 = f(t + h, y + h * k3)
+    return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def _run_fixed(ode: _SpectralODE, step, times: np.ndarray, dt: float, progress):
+    """Fixed grid ``n dt``; an output time between grid points is a partial step from the grid point."""
+    n_steps = int(np.ceil(times[-1] / dt - 1e-9))
+    bar = _progress(progress, float(times[-1]), n_steps * ode.y0.size)
+    ys: list[np.ndarray] = []
+    y = ode.y0.copy()
+    n = 0
+    out = 0
+    try:
+        while out < times.size:
+            t_grid = n * dt
+            # emit every output time in [t_grid, t_grid + dt)
+            while out < times.size and times[out] < t_grid + dt - 1e-12 * max(1.0, t_grid):
+                h = times[out] - t_grid
+                y_out = y.copy() if h <= 1e-12 * max(1.0, t_grid) else step(ode, t_grid, y, h)
+                if not np.all(np.isfinite(y_out)):
+                    raise _Breakdown("the state became NaN or infinite")
+                ys.append(y_out)
+                out += 1
+            if out >= times.size:
+                break
+            y = step(ode, t_grid, y, dt)
+            n += 1
+            if bar is not None and n % 100 == 0:
+                bar.n = min(n * dt, bar.total)
+                bar.refresh()
+    except (_Breakdown, FloatingPointError) as exc:
+        return ys, n * dt, f"failed at t = {n * dt:.6g}: {exc}"
+    finally:
+        if bar is not None:
+            bar.close()
+    return ys, times[-1], None
+
+
+def _run_adaptive(ode: _SpectralODE, times: np.ndarray, t_max: float, rtol: float, atol: float, progress):
+    """scipy ``RK45`` stepped by hand, so that a breakdown keeps the outputs computed so far."""
+    bar = _progress(progress, float(times[-1]), 1e3 * ode.y0.size * t_max)
+    ys: list[np.ndarray] = []
+    out = 0
+    while out < times.size and times[out] <= 0.0:
+        ys.append(ode.y0.copy())
+        out += 1
+    if out == times.size:
+        return ys, 0.0, None
+    try:
+        solver = RK45(ode, 0.0, ode.y0.copy(), float(times[-1]), rtol=rtol, atol=atol)
+        while out < times.size:
+            msg = solver.step()
+            if solver.status == "failed":
+                return ys, solver.t, f"failed at t = {solver.t:.6g}: {msg}"
+            if out < times.size and times[out] <= solver.t:
+                dense = solver.dense_output()
+                while out < times.size and times[out] <= solver.t:
+                    y_out = solver.y.copy() if times[out] == solver.t else dense(times[out])
+                    if not np.all(np.isfinite(y_out)):
+                        raise _Breakdown("the state became NaN or infinite")
+                    ys.append(y_out)
+                    out += 1
+            if bar is not None:
+                bar.n = min(solver.t, bar.total)
+                bar.refresh()
+            if solver.status == "finished" and out < times.size:  # pragma: no cover - defensive
+                return ys, solver.t, f"solver finished at t = {solver.t:.6g} before the last output time"
+    except (_Breakdown, FloatingPointError) as exc:
+        t_fail = solver.t if "solver" in locals() else 0.0
+        return ys, t_fail, f"failed near t = {t_fail:.6g}: {exc}"
+    finally:
+        if bar is not None:
+            bar.close()
+    return ys, times[-1], None
