@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench lint clean
+.PHONY: demo test test-slow bench lint clean faces
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: lint
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# Optional paper-scale face generator (weights trained on a non-commercial-licence dataset; see spectra/faces.py).
+faces: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps gan-face-generate==1.1.1
 
 bench: $(STAMP)
 	for f in benchmarks/*_bench.py; do $(PY) $$f || exit 1; done
