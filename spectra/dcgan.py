@@ -113,13 +113,60 @@ def _bn_fold(gamma, beta, mean, var, eps) -> tuple[np.ndarray, np.ndarray]:
     return scale.astype(np.float32), shift.astype(np.float32)
 
 
+def _read_npz(path) -> dict:
+    path = Path(path)
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read DCGAN weights from {path}: {exc}") from exc
+    with f:
+        return {k: f[k] for k in f.files}
+
+
+def _layers_from_arrays(arrays: dict, where: str) -> list[ConvTransposeLayer]:
+    """Validated layers from a dictionary in the weight-file layout (errors name the array)."""
+    def get(key, shape=None, ndim=None):
+        if key not in arrays:
+            raise ValueError(f"{where}: missing array {key!r}")
+        a = np.asarray(arrays[key])
+        if ndim is not None and a.ndim != ndim:
+            raise ValueError(f"{where}: array {key!r} must be {ndim}-d, got shape {a.shape}")
+        if shape is not None and a.shape != shape:
+            raise ValueError(f"{where}: array {key!r} must have shape {shape}, got {a.shape}")
+        if a.dtype.kind not in "fiu" or not np.all(np.isfinite(a)):
+            raise ValueError(f"{where}: array {key!r} must be finite real numbers")
+        return a
+
+    n_layers = int(get("n_layers", shape=()))
+    if n_layers < 1:
+        raise ValueError(f"{where}: n_layers must be >= 1, got {n_layers}")
+    layers = []
+    for i in range(n_layers):
+        w = get(f"layer{i}_weight", ndim=4).astype(np.float32)
+        if w.shape[2] != w.shape[3]:
+            raise ValueError(f"{where}: layer{i}_weight must have square kernels, got shape {w.shape}")
+        stride = int(get(f"layer{i}_stride", shape=()))
+        padding = int(get(f"layer{i}_padding", shape=()))
+        if stride < 1 or padding < 0:
+            raise ValueError(f"{where}: layer {i} has stride {stride}, padding {padding}")
+        scale = shift = None
+        if i < n_layers - 1:
+            cout = (w.shape[1],)
+            scale, shift = _bn_fold(get(f"layer{i}_bn_weight", cout), get(f"layer{i}_bn_bias", cout),
+                                    get(f"layer{i}_bn_mean", cout), get(f"layer{i}_bn_var", cout),
+                                    get(f"layer{i}_bn_eps", shape=()))
+        layers.append(ConvTransposeLayer(w, stride, padding, scale, shift))
+    return layers
+
+
 class DCGAN(Generator):
     """DCGAN generator with a numpy forward pass (see the module docstring for the architecture).
 
     Parameters
     ----------
-    layers : sequence of ConvTransposeLayer
-        All but the last must carry batch norm (``scale``/``shift``).
+    layers : sequence of ConvTransposeLayer, dict of arrays, or path
+        The layers (all but the last carry batch norm), or weights in the weight-file layout (a dict of
+        arrays or an ``.npz`` path), validated array by array.
     pool : bool
         Average-pool each output image 2x2 (``3 x 64 x 64 -> 3 x 32 x 32``).
     name : str
@@ -142,6 +189,11 @@ class DCGAN(Generator):
     """
 
     def __init__(self, layers, pool: bool = False, name: str = "dcgan"):
+        if isinstance(layers, (str, os.PathLike)):
+            where = str(layers)
+            layers = _layers_from_arrays(_read_npz(layers), where)
+        elif isinstance(layers, dict):
+            layers = _layers_from_arrays(layers, "weights")
         layers = list(layers)
         if not layers:
             raise ValueError("layers must not be empty")
@@ -202,14 +254,9 @@ class DCGAN(Generator):
         >>> DCGAN.load(builtin_weights_path("fashion-dcgan")).image_shape
         (1, 28, 28)
         """
-        path = Path(path)
-        try:
-            f = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read DCGAN weights from {path}: {exc}") from exc
-        with f:
-            arrays = {k: f[k] for k in f.files}
-        gen = cls.from_arrays(arrays, pool=pool, name=name or path.stem.replace("_", "-"), where=str(path))
+        arrays = _read_npz(path)
+        gen = cls(_layers_from_arrays(arrays, str(path)), pool=pool,
+                  name=name or Path(path).stem.replace("_", "-"))
         if "metadata" in arrays:
             gen.metadata = json.loads(str(arrays["metadata"]))
         return gen
@@ -218,38 +265,7 @@ class DCGAN(Generator):
     def from_arrays(cls, arrays: dict, *, pool: bool = False, name: str = "dcgan",
                     where: str = "weights") -> DCGAN:
         """Build from a dictionary of arrays in the weight-file layout (validated)."""
-        def get(key, shape=None, ndim=None):
-            if key not in arrays:
-                raise ValueError(f"{where}: missing array {key!r}")
-            a = np.asarray(arrays[key])
-            if ndim is not None and a.ndim != ndim:
-                raise ValueError(f"{where}: array {key!r} must be {ndim}-d, got shape {a.shape}")
-            if shape is not None and a.shape != shape:
-                raise ValueError(f"{where}: array {key!r} must have shape {shape}, got {a.shape}")
-            if a.dtype.kind not in "fiu" or not np.all(np.isfinite(a)):
-                raise ValueError(f"{where}: array {key!r} must be finite real numbers")
-            return a
-
-        n_layers = int(get("n_layers", shape=()))
-        if n_layers < 1:
-            raise ValueError(f"{where}: n_layers must be >= 1, got {n_layers}")
-        layers = []
-        for i in range(n_layers):
-            w = get(f"layer{i}_weight", ndim=4).astype(np.float32)
-            if w.shape[2] != w.shape[3]:
-                raise ValueError(f"{where}: layer{i}_weight must have square kernels, got shape {w.shape}")
-            stride = int(get(f"layer{i}_stride", shape=()))
-            padding = int(get(f"layer{i}_padding", shape=()))
-            if stride < 1 or padding < 0:
-                raise ValueError(f"{where}: layer {i} has stride {stride}, padding {padding}")
-            scale = shift = None
-            if i < n_layers - 1:
-                cout = (w.shape[1],)
-                scale, shift = _bn_fold(get(f"layer{i}_bn_weight", cout), get(f"layer{i}_bn_bias", cout),
-                                        get(f"layer{i}_bn_mean", cout), get(f"layer{i}_bn_var", cout),
-                                        get(f"layer{i}_bn_eps", shape=()))
-            layers.append(ConvTransposeLayer(w, stride, padding, scale, shift))
-        return cls(layers, pool=pool, name=name)
+        return cls(_layers_from_arrays(arrays, where), pool=pool, name=name)
 
     @classmethod
     def random(cls, seed: SeedLike = None, *, latent_dim: int = 100, ngf: int = 64, channels: int = 3,

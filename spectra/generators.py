@@ -14,7 +14,7 @@ import numpy as np
 
 from spectra._util import SeedLike, check_batch, check_positive_int, get_activation, seed_sequence
 
-__all__ = ["Generator", "SingleLayer", "DeepRandom", "pretrained", "PRETRAINED"]
+__all__ = ["Generator", "SingleLayer", "DeepRandom", "pretrained", "PRETRAINED"]  # and DCGAN, lazily
 
 GENERATOR_ACTIVATIONS = ("sign", "erf", "tanh", "relu")
 
@@ -207,3 +207,12 @@ def pretrained(name: str = "fashion-dcgan") -> Generator:
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained generator {name!r}; choose one of {sorted(PRETRAINED)}")
     return PRETRAINED[name]()
+
+
+def __getattr__(name: str):
+    # ``spectra.generators.DCGAN`` without a circular import (spectra.dcgan subclasses Generator).
+    if name == "DCGAN":
+        from spectra.dcgan import DCGAN
+
+        return DCGAN
+    raise AttributeError(f"module 'spectra.generators' has no attribute {name!r}")
