@@ -1,0 +1,69 @@
+"""The ``gaussequiv dynamics`` command and the Trajectory result object (files, dict, plot)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from dynamics import Setup, Student, integrate
+from gaussequiv.cli import main
+
+
+def small_trajectory():
+    rng = np.random.default_rng(0)
+    N = 12
+    student = Student.random(2, N, seed=1)
+    setup = Setup.from_weights(student.w, student.v, rng.standard_normal((2, N)), np.ones(2), omega=np.eye(N),
+                               phi=np.eye(N), eta=0.5)
+    return integrate(setup, 2.0, times=[0.0, 1.0, 2.0], method="rk4")
+
+
+def test_cli_dynamics_writes_csv_and_png(tmp_path, capsys):
+    """`gaussequiv dynamics ... --simulate --out d/` runs end to end, writes ode.csv, sgd.csv and eps_g.png,
+    and states the 1/2 in eps_g."""
+    out = tmp_path / "d"
+    code = main(["dynamics", "--generator", "single-layer-sign", "--N", "60", "--D", "12", "--K", "2", "--M", "2",
+                 "--lr", "0.2", "--t-max", "2", "--simulate", "--n-test", "200", "--out", str(out),
+                 "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "1/2" in printed and "delta = D/N = 0.2" in printed
+    for name in ("ode.csv", "sgd.csv", "eps_g.png"):
+        assert (out / name).stat().st_size > 0
+    ode = np.loadtxt(out / "ode.csv", delimiter=",")
+    assert ode.shape[0] == 201 and np.all(np.isfinite(ode))
+    header = (out / "sgd.csv").read_text().splitlines()[:3]
+    assert "1/2" in header[1] and header[2].startswith("# t,eps_g,eps_g_mc,eps_g_mc_err")
+
+
+def test_cli_dynamics_bad_arguments(tmp_path, capsys):
+    """Bad values exit with code 2 and a message naming the argument."""
+    code = main(["dynamics", "--lr", "-0.2", "--t-max", "2", "--N", "20", "--D", "5", "--out", str(tmp_path)])
+    assert code == 2 and "eta" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["dynamics", "--generator", "dcgan", "--lr", "0.2", "--t-max", "2", "--out", str(tmp_path)])
+
+
+def test_trajectory_files_and_dict(tmp_path):
+    """to_csv / to_npz round-trip the columns (npz without pickles); to_dict carries the eps_g convention."""
+    traj = small_trajectory()
+    traj.to_csv(tmp_path / "t.csv")
+    data = np.loadtxt(tmp_path / "t.csv", delimiter=",")
+    np.testing.assert_allclose(data[:, 0], traj.t)
+    np.testing.assert_allclose(data[:, 1], traj.eps_g, rtol=1e-9)
+    traj.to_npz(tmp_path / "t.npz")
+    with np.load(tmp_path / "t.npz", allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["Q"], traj.Q)
+        assert str(z["status"]) == "completed"
+    d = traj.to_dict()
+    assert "1/2" in d["eps_g_convention"] and d["source"] == "ode" and d["info"]["N"] == 12
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        traj.status = "x"
+
+
+def test_trajectory_plot(tmp_path):
+    """plot() draws eps_g(t) on log axes and saves a PNG."""
+    traj = small_trajectory()
+    ax = traj.plot(tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert ax.get_xscale() == "log"
