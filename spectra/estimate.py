@@ -17,6 +17,7 @@ Covariances are normalised by ``n`` (the maximum-likelihood form of theory §3.1
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -53,8 +54,19 @@ def _hash_value(h, value) -> None:
         for item in value:
             _hash_value(h, item)
         h.update(b"]")
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            h.update(repr(key).encode())
+            _hash_value(h, value[key])
     elif isinstance(value, (str, int, float, bool, np.generic)) or value is None:
         h.update(repr(value).encode())
+    elif hasattr(value, "__dict__") or dataclasses.is_dataclass(value):
+        h.update(type(value).__qualname__.encode())
+        attrs = vars(value) if hasattr(value, "__dict__") else {f.name: getattr(value, f.name)
+                                                                 for f in dataclasses.fields(value)}
+        for key in sorted(attrs):
+            h.update(key.encode())
+            _hash_value(h, attrs[key])
 
 
 def fingerprint(obj) -> str:

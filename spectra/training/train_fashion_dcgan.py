@@ -13,8 +13,8 @@ Outputs (in ``--out``):
 
 * ``fashion_dcgan.npz``: the generator weights in the layout read by :class:`spectra.dcgan.DCGAN`
   (transposed-convolution kernels ``(C_in, C_out, k, k)`` as in torch, batch-norm running statistics);
-* ``fashion_dcgan_fixture.npz``: a few latents and the torch generator's outputs (eval mode), which pin
-  the numpy forward pass in the tests;
+* ``fashion_dcgan_fixture.npz`` (in ``--fixture-out``, default ``tests/spectra/data``): a few latents and
+  the torch generator's outputs (eval mode), which pin the numpy forward pass in the tests;
 * ``fashion_dcgan_samples.png``: an 8x8 grid of samples.
 """
 
@@ -116,6 +116,8 @@ def save_grid(images: np.ndarray, path: Path, nrow: int = 8) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data")
+    ap.add_argument("--fixture-out", type=Path, default=Path(__file__).resolve().parents[2] / "tests" / "spectra"
+                    / "data", help="where the torch input/output fixture goes")
     ap.add_argument("--ngf", type=int, default=32)
     ap.add_argument("--ndf", type=int, default=32)
     ap.add_argument("--batch", type=int, default=128)
@@ -176,7 +178,8 @@ def main() -> None:
     zfix[0] = 0.0
     with torch.no_grad():
         out = gen(torch.from_numpy(zfix)).numpy()
-    np.savez(args.out / "fashion_dcgan_fixture.npz", latents=zfix, outputs=out.astype(np.float32),
+    args.fixture_out.mkdir(parents=True, exist_ok=True)
+    np.savez(args.fixture_out / "fashion_dcgan_fixture.npz", latents=zfix, outputs=out.astype(np.float32),
              torch_version=np.str_(torch.__version__))
     print(f"done: {epochs_done} epochs in {time.time() - t0:.0f}s", flush=True)
 

@@ -239,3 +239,13 @@ def test_dask_local_cluster_equals_single_process():
     for name in ("omega", "phi", "psi", "omega_se", "mean_v"):
         np.testing.assert_allclose(getattr(remote, name), getattr(local, name), rtol=1e-12, atol=1e-15)
     assert remote.n == local.n
+
+
+def test_fingerprint_sees_nested_weights():
+    """Two DCGANs of the same architecture but different weights must not share a checkpoint or cache key."""
+    from spectra.dcgan import DCGAN
+    from spectra.estimate import fingerprint
+
+    a, b = (DCGAN.random(seed=s, ngf=4, image_size=8, calibration=8) for s in (0, 1))
+    assert a.name == b.name and fingerprint(a) != fingerprint(b)
+    assert fingerprint(a) == fingerprint(DCGAN.random(seed=0, ngf=4, image_size=8, calibration=8))
