@@ -8,7 +8,7 @@ import time as _time
 import numpy as np
 
 from dynamics.integrals import generalisation_error, get_activation
-from dynamics.ode import _check_times, _progress
+from dynamics.ode import _blas_single, _check_times, _progress
 from dynamics.setup import Student, _check_teacher_activation, _matrix, _positive_float, _teacher_weights
 from dynamics.trajectory import Trajectory
 
@@ -219,32 +219,33 @@ def simulate_sgd(
     while out < steps.size and steps[out] == 0:
         record(0)
         out += 1
-    while step < n_steps:
-        n_batch = min(int(batch_size), n_steps - step)
-        c = rng.standard_normal((n_batch, D))
-        X = np.asarray(generator(c), dtype=float) - mu
-        Y = np.asarray(teacher(c), dtype=float)
-        for x, y in zip(X, Y, strict=True):
-            lam = W @ x / sqrt_n
-            g_lam = g(lam)
-            delta = v @ g_lam - y
-            if train_v:
-                v_old = v.copy()
-                v -= lr_v * delta * g_lam
-            else:
-                v_old = v
-            W += np.outer((-lr_w * delta) * v_old * dg(lam), x)
-            step += 1
-            if step == steps[out]:
-                if not (np.isfinite(W).all() and np.isfinite(v).all()):
-                    status, message = "failed", f"weights became non-finite by t = {step / N:.6g}"
-                    break
-                record(step)
-                out += 1
-        if status == "failed":
-            break
-        if bar is not None:
-            bar.update(n_batch)
+    with _blas_single():
+        while step < n_steps:
+            n_batch = min(int(batch_size), n_steps - step)
+            c = rng.standard_normal((n_batch, D))
+            X = np.asarray(generator(c), dtype=float) - mu
+            Y = np.asarray(teacher(c), dtype=float)
+            for x, y in zip(X, Y, strict=True):
+                lam = W @ x / sqrt_n
+                g_lam = g(lam)
+                delta = v @ g_lam - y
+                if train_v:
+                    v_old = v.copy()
+                    v -= lr_v * delta * g_lam
+                else:
+                    v_old = v
+                W += np.outer((-lr_w * delta) * v_old * dg(lam), x)
+                step += 1
+                if step == steps[out]:
+                    if not (np.isfinite(W).all() and np.isfinite(v).all()):
+                        status, message = "failed", f"weights became non-finite by t = {step / N:.6g}"
+                        break
+                    record(step)
+                    out += 1
+            if status == "failed":
+                break
+            if bar is not None:
+                bar.update(n_batch)
     if bar is not None:
         bar.close()
     elapsed = _time.perf_counter() - start
