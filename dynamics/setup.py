@@ -406,6 +406,20 @@ class Setup:
         Returns
         -------
         Setup
+
+        Examples
+        --------
+        >>> from spectra.analytic import single_layer_covariances
+        >>> from spectra.generators import SingleLayer
+        >>> from spectra.teachers import CommitteeTeacher
+        >>> from dynamics import Setup, Student
+        >>> gen = SingleLayer(D=10, N=50, activation="sign", seed=0)
+        >>> omega, phi = single_layer_covariances(gen.weights, "sign")
+        >>> teacher = CommitteeTeacher.random(M=2, D=10, seed=1)
+        >>> setup = Setup.from_network(Student.random(K=2, N=50, seed=2), teacher, omega=omega, phi=phi,
+        ...                            eta=0.5)
+        >>> setup.delta   # D / N, from the shapes
+        0.2
         """
         if not isinstance(student, Student):
             raise TypeError(f"student must be a dynamics.Student, got {type(student).__name__}")

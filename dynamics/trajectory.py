@@ -48,6 +48,20 @@ class Trajectory:
         For SGD runs: Monte Carlo estimate (with the 1/2) on fresh test samples and its standard error.
     info : dict
         Run parameters (``N``, ``delta``, ``eta``, ``activation``, bins, step size, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynamics import Setup, Student, integrate
+    >>> N = 20
+    >>> student = Student.random(K=2, N=N, seed=0)
+    >>> setup = Setup.from_weights(student.w, student.v, np.ones((1, N)), [1.0], omega=np.eye(N),
+    ...                            phi=np.eye(N), eta=0.5)
+    >>> traj = integrate(setup, 1.0, times=[0.0, 1.0], method="rk4")
+    >>> traj.source, traj.status, traj.Q.shape, traj.R.shape
+    ('ode', 'completed', (2, 2, 2), (2, 2, 1))
+    >>> sorted(traj.columns())[:4]
+    ['Q_0_0', 'Q_0_1', 'Q_1_1', 'R_0_0']
     """
 
     t: np.ndarray
