@@ -359,6 +359,19 @@ def integrate(
         equations (a determinant <= 0, NaN), integration stops, ``status == "failed"`` and the trajectory
         ends at the last valid output time.
 
+    Notes
+    -----
+    *Binning accuracy* (measured on the benchmark problem of ``benchmarks/dynamics_bench.py``: single-layer
+    sign generator with exact covariances, N = 3072, D = 100, K = M = 2, eta = 0.2, 200 output times up to
+    t = 1000), largest ``|eps_g(binned) - eps_g(unbinned)|``: 5 bins 4.6e-3, 10 bins 9.1e-4, 20 bins 5.0e-4,
+    50 bins 2.4e-4, 200 bins 1.0e-6 (relative 8.5e-6). With equal eigenvalues in every bin the binned
+    equations are exact: on a common fixed-step grid binned and unbinned runs agree to round-off; adaptive
+    runs pick their own steps, so they agree to the solver tolerance.
+
+    *Cost.* One right-hand side costs ``O(P K^2 (K + M))`` for ``P`` modes or bins plus a fixed overhead
+    for the Gaussian integrals. The adaptive step is limited by stability of the fastest modes (rate about
+    ``eta s_max``), so binning reduces the cost per step, not the number of steps.
+
     Examples
     --------
     >>> import numpy as np

@@ -264,3 +264,13 @@ def test_integrate_requires_setup():
     """integrate takes a Setup, nothing else."""
     with pytest.raises(TypeError, match="Setup"):
         integrate({"eigenvalues": [1.0]}, 1.0)
+
+
+def test_progress_bar_runs(capsys):
+    """progress=True shows a tqdm bar (on stderr) for every method and does not change the result."""
+    setup = identity_setup(2, 2, N=10, eta=0.3, seed=3)
+    for method in ("euler", "adaptive"):
+        a = integrate(setup, 2.0, times=[0.0, 2.0], method=method, progress=True)
+        b = integrate(setup, 2.0, times=[0.0, 2.0], method=method, progress=False)
+        np.testing.assert_array_equal(a.eps_g, b.eps_g)
+    assert "integrate" in capsys.readouterr().err
