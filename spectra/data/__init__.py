@@ -1,0 +1,1 @@
+"""Package data: the built-in generator weights (``fashion_dcgan.npz``)."""
