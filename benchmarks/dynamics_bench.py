@@ -48,7 +48,11 @@ def main() -> None:
 
     euler = run("euler dt=0.01 (reference)", "-", method="euler", progress=False)
     adaptive = run("adaptive RK45 rtol=1e-8", "<= 10 s", method="adaptive", progress=False)
-    binned = run("adaptive, 200 bins", "<= 1 s", method="adaptive", bins=200, progress=False)
+    binned = run("adaptive RK45, 200 bins", "<= 1 s", method="adaptive", bins=200, progress=False)
+    run("adaptive RK23 rtol=1e-6", "-", method="adaptive", solver="RK23", rtol=1e-6, atol=1e-8,
+        progress=False)
+    run("adaptive RK23 1e-6, 200 bins", "<= 1 s", method="adaptive", bins=200, solver="RK23", rtol=1e-6,
+        atol=1e-8, progress=False)
     run("euler dt=0.01, 200 bins", "-", method="euler", bins=200, progress=False)
 
     print(f"dynamics benchmark: N = {N}, D = {D}, delta = {setup.delta:.4g}, K = M = 2, eta = {eta}, "
@@ -57,12 +61,12 @@ def main() -> None:
     print(f"setup (exact Omega, eigh of {N}x{N}): {t_setup:.2f} s; eps_g(0) = {setup.eps_g:.5f} "
           "(eps_g = 1/2 E(yhat - y)^2)")
     print()
-    print(f"| {'run':<28} | {'time [s]':>8} | {'target':>7} | {'bins':>5} | {'eps_g(t_max)':>12} | "
+    print(f"| {'run':<29} | {'time [s]':>8} | {'target':>7} | {'bins':>5} | {'eps_g(t_max)':>12} | "
           f"{'max|d eps_g| vs adaptive':>24} |")
-    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 14}|{'-' * 26}|")
+    print(f"|{'-' * 31}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 14}|{'-' * 26}|")
     for label, seconds, target, traj in rows:
         diff = np.max(np.abs(traj.eps_g - adaptive.eps_g))
-        print(f"| {label:<28} | {seconds:8.2f} | {target:>7} | {traj.info['n_bins']:>5} | "
+        print(f"| {label:<29} | {seconds:8.2f} | {target:>7} | {traj.info['n_bins']:>5} | "
               f"{traj.eps_g[-1]:12.6f} | {diff:24.2e} |")
     print()
     print(f"binned (200 bins) vs unbinned adaptive: max |d eps_g| = "

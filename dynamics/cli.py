@@ -34,6 +34,8 @@ def register(subparsers) -> None:
                    help="student and teacher activation; erf means erf(z/sqrt 2) (default)")
     p.add_argument("--fixed-second-layer", action="store_true", help="do not train the student's v")
     p.add_argument("--method", choices=("adaptive", "euler", "rk4"), default="adaptive")
+    p.add_argument("--solver", choices=("RK45", "RK23", "DOP853"), default="RK45",
+                   help="scipy Runge-Kutta pair of the adaptive method (default RK45)")
     p.add_argument("--dt", type=float, default=0.01, help="step of euler/rk4 (default 0.01, the reference)")
     p.add_argument("--bins", type=int, default=None, help="group eigenvalues into at most this many bins")
     p.add_argument("--simulate", action="store_true", help="also run online SGD from the same initial state")
@@ -63,7 +65,8 @@ def _run(args) -> None:
     print(f"{args.generator}: N = {args.N}, D = {args.D}, delta = D/N = {setup.delta:.4g}; K = {args.K}, "
           f"M = {args.M}, eta = {args.lr}, activation = {args.activation}")
     print("eps_g = 1/2 E[(yhat - y)^2] (half mean squared error, with the 1/2)")
-    ode = integrate(setup, args.t_max, method=args.method, bins=args.bins, dt=args.dt, progress=progress)
+    ode = integrate(setup, args.t_max, method=args.method, bins=args.bins, dt=args.dt, solver=args.solver,
+                    progress=progress)
     ode.to_csv(os.path.join(args.out, "ode.csv"))
     binned = "" if args.bins is None else f", {ode.info['n_bins']} bins"
     print(f"ODE ({args.method}{binned}): {ode.status}, "

@@ -23,7 +23,7 @@ import sys
 import time as _time
 
 import numpy as np
-from scipy.integrate import RK45
+from scipy.integrate import DOP853, RK23, RK45
 
 from dynamics.integrals import _I2_ENTRIES, _I3_ENTRIES, _I4_ENTRIES, flat_entries, generalisation_error, get_activation
 from dynamics.setup import Setup
@@ -39,6 +39,8 @@ EQUAL_TOL = 1e-12
 N_TIMES = 200
 
 _METHODS = ("adaptive", "euler", "rk4")
+#: scipy explicit Runge-Kutta pairs available to ``method="adaptive"``.
+_SOLVERS = {"RK45": RK45, "RK23": RK23, "DOP853": DOP853}
 
 
 class _Breakdown(Exception):
@@ -323,6 +325,7 @@ def integrate(
     dt: float = REFERENCE_DT,
     rtol: float = 1e-8,
     atol: float = 1e-10,
+    solver: str = "RK45",
     progress: bool | None = None,
 ) -> Trajectory:
     r"""Integrate the spectral ODEs of online SGD (theory §4.4) from the state in ``setup``.
@@ -340,7 +343,8 @@ def integrate(
         ``"euler"``: explicit Euler with step ``dt``, the reproducibility reference of theory §4.6 (fixed
         grid ``n dt``; values between grid points are the Euler step from the last grid point, i.e. linear
         interpolation). ``"rk4"``: classical Runge-Kutta on the same grid (dense output by a partial RK4
-        step). ``"adaptive"``: scipy's ``RK45`` with error control ``rtol``, ``atol`` and its dense output.
+        step). ``"adaptive"``: a scipy Runge-Kutta pair (``solver``, default ``RK45``) with error control
+        ``rtol``, ``atol`` and its dense output.
     bins : None, int or array of int
         ``None``: one density per eigenmode. Otherwise eigenmodes are grouped (:func:`bin_modes`) and bin
         sums are tracked with the bin-mean eigenvalue: exact when each bin holds equal eigenvalues, an
@@ -349,6 +353,10 @@ def integrate(
         Step of the fixed-step methods (default 0.01, the reference).
     rtol, atol : float
         Tolerances of the adaptive method.
+    solver : {"RK45", "RK23", "DOP853"}
+        scipy Runge-Kutta pair of the adaptive method. Once the fast modes have relaxed the step is limited
+        by stability, not accuracy, and the cheaper ``"RK23"`` (with e.g. ``rtol=1e-6``) is about 1.5 times
+        faster for long runs.
     progress : bool, optional
         Show a tqdm progress bar (default: only for long runs on a terminal).
 
@@ -396,12 +404,14 @@ def integrate(
     for name, value in (("dt", dt), ("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < np.inf):
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not isinstance(solver, str) or solver not in _SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(_SOLVERS)}, got {solver!r}")
     labels = None if bins is None else bin_modes(setup.eigenvalues, bins)
     ode = _SpectralODE(setup, labels)
     start = _time.perf_counter()
     with _blas_single():
         if method == "adaptive":
-            ys, t_done, message = _run_adaptive(ode, times, t_max, rtol, atol, progress)
+            ys, t_done, message = _run_adaptive(ode, _SOLVERS[solver], times, rtol, atol, progress)
         else:
             step = _euler_step if method == "euler" else _rk4_step
             ys, t_done, message = _run_fixed(ode, step, times, float(dt), progress)
@@ -419,6 +429,7 @@ def integrate(
             "activation": setup.activation, "train_second_layer": setup.train_second_layer,
             "n_bins": ode.P, "binned": labels is not None, "dt": float(dt) if method != "adaptive" else None,
             "rtol": rtol if method == "adaptive" else None, "atol": atol if method == "adaptive" else None,
+            "solver": solver if method == "adaptive" else None,
             "t_max": t_max, "wall_time_s": elapsed}
     return Trajectory(t=times[:n_out], eps_g=eps, Q=Qs, R=Rs, v=vs, T=setup.T, A=setup.A, source="ode",
                       method=method, status=status,
@@ -471,9 +482,9 @@ def _run_fixed(ode: _SpectralODE, step, times: np.ndarray, dt: float, progress):
     return ys, times[-1], None
 
 
-def _run_adaptive(ode: _SpectralODE, times: np.ndarray, t_max: float, rtol: float, atol: float, progress):
-    """scipy ``RK45`` stepped by hand, so that a breakdown keeps the outputs computed so far."""
-    bar = _progress(progress, float(times[-1]), 1e3 * ode.y0.size * t_max)
+def _run_adaptive(ode: _SpectralODE, solver_cls, times: np.ndarray, rtol: float, atol: float, progress):
+    """A scipy Runge-Kutta pair stepped by hand, so that a breakdown keeps the outputs computed so far."""
+    bar = _progress(progress, float(times[-1]), 1e3 * ode.y0.size * float(times[-1]))
     ys: list[np.ndarray] = []
     out = 0
     while out < times.size and times[out] <= 0.0:
@@ -482,7 +493,7 @@ def _run_adaptive(ode: _SpectralODE, times: np.ndarray, t_max: float, rtol: floa
     if out == times.size:
         return ys, 0.0, None
     try:
-        solver = RK45(ode, 0.0, ode.y0.copy(), float(times[-1]), rtol=rtol, atol=atol)
+        solver = solver_cls(ode, 0.0, ode.y0.copy(), float(times[-1]), rtol=rtol, atol=atol)
         while out < times.size:
             msg = solver.step()
             if solver.status == "failed":

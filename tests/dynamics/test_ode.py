@@ -177,8 +177,9 @@ def test_euler_converges_first_order_and_agrees_with_rk4_and_adaptive():
     rk = [np.max(np.abs(integrate(setup, 20.0, times=times, method="rk4", dt=dt).eps_g - ref.eps_g))
           for dt in (0.04, 0.02)]
     assert 12 < rk[0] / rk[1] < 20, rk
-    adaptive = integrate(setup, 20.0, times=times, method="adaptive", rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(adaptive.eps_g, ref.eps_g, rtol=1e-6)
+    for solver in ("RK45", "DOP853", "RK23"):
+        adaptive = integrate(setup, 20.0, times=times, method="adaptive", rtol=1e-9, atol=1e-12, solver=solver)
+        np.testing.assert_allclose(adaptive.eps_g, ref.eps_g, rtol=1e-6)
 
 
 def test_binning_error_decreases_with_bins():
@@ -243,6 +244,7 @@ def test_linear_activation_runs_and_decreases():
         ({"t_max": float("nan")}, ValueError, "t_max"),
         ({"t_max": "10"}, TypeError, "t_max"),
         ({"method": "rk45"}, ValueError, "method"),
+        ({"solver": "LSODA"}, ValueError, "solver"),
         ({"dt": 0.0}, ValueError, "dt"),
         ({"times": [0.0, 2.0, 1.0]}, ValueError, "times"),
         ({"times": [0.0, 20.0]}, ValueError, "times"),
