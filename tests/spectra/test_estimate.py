@@ -5,6 +5,8 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spectra import CovarianceEstimate, Spectrum, estimate_covariances
 from spectra.analytic import single_layer_covariances
@@ -249,3 +251,32 @@ def test_fingerprint_sees_nested_weights():
     a, b = (DCGAN.random(seed=s, ngf=4, image_size=8, calibration=8) for s in (0, 1))
     assert a.name == b.name and fingerprint(a) != fingerprint(b)
     assert fingerprint(a) == fingerprint(DCGAN.random(seed=0, ngf=4, image_size=8, calibration=8))
+
+
+@given(sizes=st.lists(st.integers(1, 40), min_size=2, max_size=12), G=st.integers(1, 5),
+       split=st.integers(0, 12), seed=st.integers(0, 2**16))
+@settings(max_examples=25, deadline=None)
+def test_grouped_pooled_update_equals_numpy_cov(sizes, G, split, seed):
+    """Reference: numpy.cov(bias=True) of all rows. Property: for any batch sizes, any number of groups and
+    any split point, the pooled (Chan) updates, and the merge of the two parts, reproduce the covariance."""
+    from spectra.estimate import _batch_moments, _Groups
+
+    rng = np.random.default_rng(seed)
+    batches = [(rng.standard_normal((n, 3)) * [1, 2, 3] + [5, -1, 0],
+                rng.standard_normal((n, 2)) + 1) for n in sizes]
+    split = min(split, len(batches))
+    whole, first, second = _Groups(G, 3, 2), _Groups(G, 3, 2), _Groups(G, 3, 2)
+    for j, (v, u) in enumerate(batches):
+        stats = _batch_moments(v, u, np.float64)
+        whole.add(j % G, *stats)
+        (first if j < split else second).add(j % G, *stats)
+    v = np.concatenate([b[0] for b in batches])
+    u = np.concatenate([b[1] for b in batches])
+    joint = np.cov(np.hstack([v, u]).T, bias=True)
+    for state in (whole, first.merge(second)):
+        n, mv, mu, mvv, mvu, muu = state.pooled()
+        assert n == len(v)
+        np.testing.assert_allclose(mv, v.mean(0), atol=1e-12)
+        np.testing.assert_allclose(mvv / n, joint[:3, :3], atol=1e-11)
+        np.testing.assert_allclose(mvu / n, joint[:3, 3:], atol=1e-11)
+        np.testing.assert_allclose(muu / n, joint[3:, 3:], atol=1e-11)
