@@ -229,9 +229,13 @@ class _SpectralODE:
         det_kj[self._eye] = 1.0  # unused diagonal
         det_kn = dQ[:, None] * self.Tnn[None, :] - R * R
         if not (min(det_kj.min(), det_kn.min(), dQ.min()) > 0 and np.isfinite(v.sum())):
+            if not (np.isfinite(C.sum()) and np.isfinite(v.sum())):
+                raise _Breakdown("the order parameters became NaN or infinite: the dynamics diverged (learning "
+                                 "rate too large, or step dt too large for a fixed-step method)")
             raise _Breakdown(
-                "a covariance of two local fields became singular or non-finite (det <= 0 or NaN): two student "
-                "units became identical or a unit aligned exactly with a teacher; the equations are undefined"
+                "a covariance of two local fields became singular (det <= 0): two student units became "
+                "identical, a unit aligned exactly with a teacher, or the state diverged; the equations are "
+                "undefined there"
             )
         Cf = C.ravel()
         i3 = self.act.i3_from(*Cf[self._i3_flat])
@@ -409,7 +413,8 @@ def integrate(
     labels = None if bins is None else bin_modes(setup.eigenvalues, bins)
     ode = _SpectralODE(setup, labels)
     start = _time.perf_counter()
-    with _blas_single():
+    # Invalid operations surface as NaN/inf and are caught by the explicit checks (status "failed").
+    with _blas_single(), np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if method == "adaptive":
             ys, t_done, message = _run_adaptive(ode, _SOLVERS[solver], times, rtol, atol, progress)
         else:

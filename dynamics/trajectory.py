@@ -163,10 +163,7 @@ class Trajectory:
         -------
         matplotlib.axes.Axes
         """
-        import matplotlib
-
         if ax is None:
-            matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(5.5, 4))

@@ -276,3 +276,16 @@ def test_progress_bar_runs(capsys):
         b = integrate(setup, 2.0, times=[0.0, 2.0], method=method, progress=False)
         np.testing.assert_array_equal(a.eps_g, b.eps_g)
     assert "integrate" in capsys.readouterr().err
+
+
+def test_divergence_ends_with_failed_status():
+    """A linear network with a fixed second layer and eta = 30 diverges: every method stops with status
+    'failed' and a message, and reports only finite values up to the failure."""
+    base = linear_generator_setup(N=40, D=20, s_levels=[1.0, 2.0], counts=[10, 10], noise=0.5, eta=0.1, seed=5,
+                                  activation="linear")
+    fields = ("eigenvalues", "student_proj", "teacher_proj", "latent_dim", "v", "A", "T", "activation")
+    setup = Setup(**{f: getattr(base, f) for f in fields}, eta=30.0, train_second_layer=False)
+    for method in ("euler", "rk4", "adaptive"):
+        traj = integrate(setup, 50.0, method=method)
+        assert traj.status == "failed" and "failed" in traj.message
+        assert traj.t[-1] < 50.0 and np.all(np.isfinite(traj.eps_g))
