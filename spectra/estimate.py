@@ -36,10 +36,11 @@ logger = logging.getLogger(__name__)
 
 #: Keys of the configuration that a checkpoint must share with the run that resumes it.
 CONFIG_KEYS = ("generator", "generator_fingerprint", "features", "features_fingerprint", "latent_dim",
-               "output_dim", "p", "n_samples", "batch_size", "seed", "groups", "precision")
+               "output_dim", "p", "k", "teacher_features_fingerprint", "n_samples", "batch_size", "seed",
+               "groups", "precision")
 #: Keys that partial estimates must share to be merged.
 MERGE_KEYS = ("generator", "generator_fingerprint", "features", "features_fingerprint", "latent_dim",
-              "output_dim", "p", "groups", "precision")
+              "output_dim", "p", "k", "teacher_features_fingerprint", "groups", "precision")
 _FORMAT = "gaussequiv-covariance-estimate-1"
 
 
@@ -184,7 +185,8 @@ def _batch_moments(v: np.ndarray, u: np.ndarray, dtype) -> tuple:
     return nb, mv, mu, svv, svu, suu
 
 
-def _run_batch(generator, features, root, j: int, size: int, dtype, p: int) -> tuple:
+def _run_batch(generator, maps, root, j: int, size: int, dtype, p: int) -> tuple:
+    features, teacher_features = maps
     rng = _batch_stream(root, j)
     c = rng.standard_normal((size, generator.latent_dim), dtype=np.float32)
     x = np.asarray(generator(c))
@@ -200,14 +202,20 @@ def _run_batch(generator, features, root, j: int, size: int, dtype, p: int) -> t
         raise ValueError(f"features returned shape {v.shape} for batch {j}, expected ({size}, {p})")
     if not np.all(np.isfinite(v)):
         raise ValueError(f"features returned NaN or inf in batch {j}; the estimate was not updated")
-    return _batch_moments(v, c, dtype)
+    if teacher_features is None:
+        return _batch_moments(v, c, dtype)
+    u = np.asarray(teacher_features(c))
+    if u.ndim != 2 or u.shape[0] != size or not np.all(np.isfinite(u)):
+        raise ValueError(f"teacher_features returned shape {u.shape} (or NaN/inf) for batch {j}; expected finite "
+                         f"({size}, k)")
+    return _batch_moments(v, u, dtype)
 
 
-def _group_task(generator, features, root, g: int, batches: list[tuple[int, int]], dtype, shape) -> dict:
+def _group_task(generator, maps, root, g: int, batches: list[tuple[int, int]], dtype, shape) -> dict:
     """Worker task: one group's state over its batches (in order). Used by the dask path."""
     state = _Groups(1, shape[1], shape[2])
     for j, size in batches:
-        state.add(0, *_run_batch(generator, features, root, j, size, dtype, shape[1]))
+        state.add(0, *_run_batch(generator, maps, root, j, size, dtype, shape[1]))
     return state.arrays()
 
 
@@ -433,7 +441,7 @@ def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, b
                          checkpoint_every: int = 20, groups: int = 8, precision: str = "float64",
                          batch_range: tuple[int, int] | None = None, client=None,
                          cache: bool | str | os.PathLike | None = None, reference=None,
-                         n_eig: int = 10) -> CovarianceEstimate:
+                         n_eig: int = 10, teacher_features=None) -> CovarianceEstimate:
     r"""Estimate the means and covariances of ``v = features(G(c))`` and ``u = c`` by streaming Monte Carlo.
 
     Parameters
@@ -471,6 +479,9 @@ def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, b
     cache : bool or path, optional
         Look up / store the result on disk under a key of the generator, features, ``n_samples``, batch
         size, groups, precision and seed (``True``: :func:`default_cache_dir`). Needs an int ``seed``.
+    teacher_features : callable, optional
+        Teacher features ``u = teacher_features(c)`` of shape ``(n, k)`` (theory §1.3); ``None`` is the
+        latent itself (``u = c``, ``k = D``, ``Psi ~ I_D``).
     reference : array, shape (p, p), optional
         Exact ``omega``; the relative Frobenius error is logged and kept in ``history``.
     n_eig : int
@@ -504,6 +515,18 @@ def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, b
         p = int(features.output_dim)
     else:
         p = N
+    if teacher_features is None:
+        k = D
+    else:
+        if not callable(teacher_features):
+            raise TypeError("teacher_features must be callable, mapping latents (n, D) to (n, k)")
+        k = getattr(teacher_features, "output_dim", None)
+        if k is None:
+            probe = np.asarray(teacher_features(np.zeros((1, D), dtype=np.float32)))
+            if probe.ndim != 2 or probe.shape[0] != 1:
+                raise ValueError(f"teacher_features must map (n, {D}) latents to (n, k), got shape {probe.shape}")
+            k = probe.shape[1]
+        k = int(k)
     n_samples = check_positive_int("n_samples", n_samples, minimum=2)
     batch_size = check_positive_int("batch_size", batch_size)
     groups = check_positive_int("groups", groups)
@@ -529,7 +552,10 @@ def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, b
     config = {"generator": getattr(generator, "name", type(generator).__name__),
               "generator_fingerprint": fingerprint(generator),
               "features": "identity" if features is None else getattr(features, "name", type(features).__name__),
-              "features_fingerprint": fingerprint(features), "latent_dim": D, "output_dim": N, "p": p,
+              "features_fingerprint": fingerprint(features), "latent_dim": D, "output_dim": N, "p": p, "k": k,
+              "teacher_features": "latent" if teacher_features is None else
+              getattr(teacher_features, "name", type(teacher_features).__name__),
+              "teacher_features_fingerprint": fingerprint(teacher_features),
               "n_samples": n_samples, "batch_size": batch_size, "seed": _seed_id(root), "groups": groups,
               "precision": precision}
     if reference is not None:
@@ -549,10 +575,12 @@ def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, b
 
     sizes = {j: min(batch_size, n_samples - j * batch_size) for j in range(start, stop)}
     if client is not None:
-        state = _run_dask(client, generator, features, root, sizes, groups, dtype, (groups, p, D), progress)
+        state = _run_dask(client, generator, (features, teacher_features), root, sizes, groups, dtype,
+                          (groups, p, k), progress)
         history: dict = {}
     else:
-        state, history = _run_local(generator, features, root, start, stop, sizes, groups, dtype, p, D, config,
+        state, history = _run_local(generator, (features, teacher_features), root, start, stop, sizes, groups,
+                                    dtype, p, k, config,
                                     checkpoint, checkpoint_every, progress, reference)
     est = CovarianceEstimate._from_groups(state, config, [(config["seed"], start, stop)], history, n_eig)
     if cache_file is not None:
@@ -568,11 +596,11 @@ def _check_checkpoint_config(path, saved: dict, config: dict) -> None:
                              f"checkpoint path or the original settings")
 
 
-def _run_local(generator, features, root, start, stop, sizes, G, dtype, p, D, config, checkpoint,
+def _run_local(generator, maps, root, start, stop, sizes, G, dtype, p, k, config, checkpoint,
                checkpoint_every, progress, reference):
     from tqdm.auto import tqdm
 
-    state = _Groups(G, p, D)
+    state = _Groups(G, p, k)
     history = {"n": [], "rms_change": [], "rel_error": []}
     first = start
     if checkpoint is not None and Path(checkpoint).exists():
@@ -593,7 +621,7 @@ def _run_local(generator, features, root, start, stop, sizes, G, dtype, p, D, co
     with tqdm(total=sum(sizes.values()), initial=done, disable=not progress, unit="samples",
               desc="covariances") as bar:
         for j in range(first, stop):
-            state.add(j % G, *_run_batch(generator, features, root, j, sizes[j], dtype, p))
+            state.add(j % G, *_run_batch(generator, maps, root, j, sizes[j], dtype, p))
             bar.update(sizes[j])
             last = j == stop - 1
             if (j - start + 1) % checkpoint_every == 0 or last:
@@ -613,7 +641,7 @@ def _run_local(generator, features, root, start, stop, sizes, G, dtype, p, D, co
     return state, {k: np.asarray(v, dtype=float) for k, v in history.items()}
 
 
-def _run_dask(client, generator, features, root, sizes, G, dtype, shape, progress):
+def _run_dask(client, generator, maps, root, sizes, G, dtype, shape, progress):
     try:
         from distributed import as_completed
     except ImportError as exc:  # pragma: no cover - only without the extra
@@ -624,7 +652,7 @@ def _run_dask(client, generator, features, root, sizes, G, dtype, shape, progres
     for g in range(G):
         batches = [(j, s) for j, s in sizes.items() if j % G == g]
         if batches:
-            fut = client.submit(_group_task, generator, features, root, g, batches, dtype, shape, pure=False)
+            fut = client.submit(_group_task, generator, maps, root, g, batches, dtype, shape, pure=False)
             futures[fut] = (g, sum(s for _, s in batches))
     state = _Groups(*shape)
     with tqdm(total=sum(sizes.values()), disable=not progress, unit="samples", desc="covariances") as bar:

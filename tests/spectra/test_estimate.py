@@ -280,3 +280,24 @@ def test_grouped_pooled_update_equals_numpy_cov(sizes, G, split, seed):
         np.testing.assert_allclose(mvv / n, joint[:3, :3], atol=1e-11)
         np.testing.assert_allclose(mvu / n, joint[:3, 3:], atol=1e-11)
         np.testing.assert_allclose(muu / n, joint[3:, 3:], atol=1e-11)
+
+
+def test_teacher_features_estimate_psi():
+    """Reference: numpy.cov(bias=True) of the same samples, with u = tanh(c) A as teacher features."""
+    gen = SingleLayer(4, 6, "sign", seed=0)
+    A = np.random.default_rng(1).standard_normal((4, 3))
+
+    def tf(c):
+        return np.tanh(np.asarray(c, dtype=float)) @ A
+
+    est = estimate_covariances(gen, n_samples=900, batch_size=300, seed=2, progress=False, teacher_features=tf)
+    assert est.psi.shape == (3, 3) and est.phi.shape == (6, 3) and est.config["k"] == 3
+    cs = [np.random.default_rng(ch).standard_normal((300, 4), dtype=np.float32)
+          for ch in np.random.SeedSequence(2).spawn(3)]
+    c = np.concatenate(cs)
+    joint = np.cov(np.hstack([gen(c), tf(c)]).T, bias=True)
+    np.testing.assert_allclose(est.psi, joint[6:, 6:], atol=1e-12)
+    np.testing.assert_allclose(est.phi, joint[:6, 6:], atol=1e-12)
+    with pytest.raises(ValueError, match="teacher_features returned shape"):
+        estimate_covariances(gen, n_samples=10, progress=False, teacher_features=lambda c: np.full((len(c), 2),
+                                                                                                  np.nan))
