@@ -94,13 +94,16 @@ _FOUR_OVER_PI2 = 4.0 / np.pi**2
 
 def _arcsin_checked(x: np.ndarray) -> np.ndarray:
     """``arcsin`` that refuses arguments outside [-1, 1] beyond round-off (a covariance that is not PSD)."""
-    if not np.abs(x).max() <= 1.0 + 1e-12:  # also catches NaN
+    largest = np.abs(x).max()
+    if largest <= 1.0:
+        return np.arcsin(x)
+    if not largest <= 1.0 + 1e-12:  # also catches NaN
         bad = ~(np.abs(x) <= 1.0 + 1e-12)
         raise FloatingPointError(
             f"arcsin argument {np.asarray(x)[bad].flat[0]!r} outside [-1, 1]: the covariance of the local "
             "fields is not positive semi-definite or contains NaN"
         )
-    return np.arcsin(np.clip(x, -1.0, 1.0))
+    return np.arcsin(np.clip(x, -1.0, 1.0))  # round-off beyond +-1
 
 
 @dataclass(frozen=True)
@@ -125,11 +128,10 @@ class _Erf(Activation):
     def i4_from(self, c00, c11, c22, c33, c01, c02, c03, c12, c13, c23):
         one0, one1 = 1.0 + c00, 1.0 + c11
         lam4 = one0 * one1 - c01 * c01
-        # Lambda_1 and Lambda_2 have the same form with (2 <-> 3): evaluate both on stacked arrays.
-        c0x, c1x = np.stack([c02, c03]), np.stack([c12, c13])
-        lam12 = lam4 * (1.0 + np.stack([c22, c33])) - c1x * c1x * one0 - c0x * c0x * one1 + 2.0 * c01 * c0x * c1x
-        lam0 = lam4 * c23 - c12 * c13 * one0 - c02 * c03 * one1 + c01 * (c02 * c13 + c03 * c12)
-        return _FOUR_OVER_PI2 / np.sqrt(lam4) * _arcsin_checked(lam0 / np.sqrt(lam12[0] * lam12[1]))
+        lam0 = lam4 * c23 - c12 * c13 * one0 - c02 * c03 * one1 + c01 * c02 * c13 + c01 * c03 * c12
+        lam1 = lam4 * (1.0 + c22) - c12 * c12 * one0 - c02 * c02 * one1 + 2.0 * c01 * c02 * c12
+        lam2 = lam4 * (1.0 + c33) - c13 * c13 * one0 - c03 * c03 * one1 + 2.0 * c01 * c03 * c13
+        return _FOUR_OVER_PI2 / np.sqrt(lam4) * _arcsin_checked(lam0 / np.sqrt(lam1 * lam2))
 
 
 @dataclass(frozen=True)

@@ -175,27 +175,28 @@ class _SpectralODE:
         self.y0 = np.concatenate([q.ravel(), r.ravel(), setup.v])
         self.nq, self.nr = K * K * self.P, K * M * self.P
         self.eta2_ns = self.eta**2 * self.n_b * self.s_b
-        # Flat positions in C of the entries the vectorised Gaussian integrals read (students 0..K-1,
-        # teachers K..K+M-1): I3(k,k,j), I3(k,j,j), I3(k,k,n), I3(k,n,n) in one call; all I4(k,l,a,c); I2(k,a).
-        k = np.arange(K)
-        n = K + np.arange(M)
+        # Students are fields 0..K-1, teachers K..K+M-1 ("partners" p = 0..L-1). Flat positions in C of the
+        # entries each vectorised Gaussian integral reads, gathered in one indexing operation per call:
+        # I3(k,p,p) and I3(k,k,p) for all (k, p); I4(k,l,a,c) for all (k, l, a, c); I2(k,p).
         L = K + M
-        kk, jj = np.meshgrid(k, k, indexing="ij")  # (K, K): row k, column j
-        kn, nn = np.meshgrid(k, n, indexing="ij")  # (K, M)
-        self._i3_flat = flat_entries(
-            L, _I3_ENTRIES,
-            np.concatenate([kk.ravel(), kk.ravel(), kn.ravel(), kn.ravel()]),
-            np.concatenate([kk.ravel(), jj.ravel(), kn.ravel(), nn.ravel()]),
-            np.concatenate([jj.ravel(), jj.ravel(), nn.ravel(), nn.ravel()]),
-        )
-        a4, b4, c4, d4 = np.meshgrid(k, k, np.arange(L), np.arange(L), indexing="ij")
-        self._i4_flat = flat_entries(L, _I4_ENTRIES, a4.ravel(), b4.ravel(), c4.ravel(), d4.ravel())
-        self._i2_flat = flat_entries(L, _I2_ENTRIES, np.repeat(k, L), np.tile(np.arange(L), K))
-        self._offdiag = ~np.eye(K, dtype=bool)
+        self.L = L
+        kk, pp = np.meshgrid(np.arange(K), np.arange(L), indexing="ij")  # (K, L)
+        i3_flat = flat_entries(L, _I3_ENTRIES, np.concatenate([kk.ravel(), kk.ravel()]),
+                               np.concatenate([pp.ravel(), kk.ravel()]), np.concatenate([pp.ravel(), pp.ravel()]))
+        a4, b4, c4, d4 = np.meshgrid(np.arange(K), np.arange(K), np.arange(L), np.arange(L), indexing="ij")
+        i4_flat = flat_entries(L, _I4_ENTRIES, a4.ravel(), b4.ravel(), c4.ravel(), d4.ravel())
+        i2_flat = flat_entries(L, _I2_ENTRIES, kk.ravel(), pp.ravel())
+        self._flat = np.concatenate([i3_flat.ravel(), i4_flat.ravel(), i2_flat.ravel()])
+        n3, n4 = i3_flat.size, i4_flat.size
+        self._split3 = (0, n3, len(_I3_ENTRIES))
+        self._split4 = (n3, n3 + n4, len(_I4_ENTRIES))
+        self._split2 = (n3 + n4, self._flat.size, len(_I2_ENTRIES))
+        # Partner weights: u = (v, -A); the pair (k, p = k) is excluded (mask 0).
+        self._pair_mask = np.ones((K, L))
+        self._pair_mask[np.arange(K), np.arange(K)] = 0.0
         self._eye = np.eye(K, dtype=bool)
         self.C = np.zeros((L, L))
         self.C[K:, K:] = self.T
-        self.Tnn = np.diag(self.T).copy()
 
     def split(self, y: np.ndarray):
         K, M, P = self.K, self.M, self.P
@@ -210,25 +211,26 @@ class _SpectralODE:
         R = r.sum(axis=2) * (self.inv_sqrt_delta / self.N)
         return Q, R, v.copy()
 
+    def _gathered(self, G, part):
+        lo, hi, n = part
+        return G[lo:hi].reshape(n, -1)
+
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
         # Tiny matrix products: integrate() runs this with BLAS limited to one thread (see _blas_single).
-        K, M, P = self.K, self.M, self.P
+        K, M, P, L = self.K, self.M, self.P, self.L
         q2 = y[: self.nq].reshape(K, K * P)
         r2 = y[self.nq: self.nq + self.nr].reshape(K, M * P)
         v = y[self.nq + self.nr:]
-        q3 = q2.reshape(K, K, P)
         r3 = r2.reshape(K, M, P)
-        Q = (q3 @ self.s_b) * (1.0 / self.N)
-        R = r3.sum(axis=2) * (self.inv_sqrt_delta / self.N)
         C = self.C
-        C[:K, :K] = Q
-        C[:K, K:] = R
-        C[K:, :K] = R.T
-        dQ = np.diagonal(Q)
-        det_kj = dQ[:, None] * dQ[None, :] - Q * Q
-        det_kj[self._eye] = 1.0  # unused diagonal
-        det_kn = dQ[:, None] * self.Tnn[None, :] - R * R
-        if not (min(det_kj.min(), det_kn.min(), dQ.min()) > 0 and np.isfinite(v.sum())):
+        C[:K, :K] = (q2.reshape(K, K, P) @ self.s_b) * (1.0 / self.N)
+        C[:K, K:] = r3.sum(axis=2) * (self.inv_sqrt_delta / self.N)
+        C[K:, :K] = C[:K, K:].T
+        Cs = C[:K]  # (K, L): C_kp
+        dC = np.diagonal(C)
+        # det of the (k, p) pair covariance; the excluded pairs p = k get det 1 (their weight is masked to 0)
+        det = dC[:K, None] * dC[None, :] - Cs * Cs + (1.0 - self._pair_mask)
+        if not (det.min() > 0 and dC[:K].min() > 0 and np.isfinite(v.sum())):
             if not (np.isfinite(C.sum()) and np.isfinite(v.sum())):
                 raise _Breakdown("the order parameters became NaN or infinite: the dynamics diverged (learning "
                                  "rate too large, or step dt too large for a fixed-step method)")
@@ -237,42 +239,36 @@ class _SpectralODE:
                 "identical, a unit aligned exactly with a teacher, or the state diverged; the equations are "
                 "undefined there"
             )
-        Cf = C.ravel()
-        i3 = self.act.i3_from(*Cf[self._i3_flat])
-        KK, KM = K * K, K * M
-        i3_kkj = i3[:KK].reshape(K, K)
-        i3_kjj = i3[KK: 2 * KK].reshape(K, K)
-        i3_kkn = i3[2 * KK: 2 * KK + KM].reshape(K, M)
-        i3_knn = i3[2 * KK + KM:].reshape(K, M)
-        vv = v[:, None] * v[None, :]
-        # Student-student pieces (j != k): weight v_k v_j / det_kj, zero on the diagonal.
-        w_kj = np.where(self._offdiag, vv / det_kj, 0.0)
-        alpha = w_kj * (Q * i3_kkj - dQ[:, None] * i3_kjj)  # coefficient of X^j
-        diag = np.sum(w_kj * (Q * i3_kjj - dQ[None, :] * i3_kkj), axis=1)
-        diag -= v * v / dQ * np.diagonal(i3_kkj)
-        w_kn = v[:, None] * self.A[None, :] / det_kn
-        diag += np.sum(w_kn * (self.Tnn[None, :] * i3_kkn - R * i3_knn), axis=1)
-        alpha[self._eye] = diag
-        beta = w_kn * (dQ[:, None] * i3_knn - R * i3_kkn) * self.inv_sqrt_delta
-        # Second-order term E_kl = sum_{a,c} u_a u_c I4(k,l,a,c), u = (v, -A).
+        G = C.ravel()[self._flat]
+        i3 = self.act.i3_from(*self._gathered(G, self._split3)).reshape(2, K, L)
+        i3_kpp, i3_kkp = i3[0], i3[1]
         u = np.concatenate([v, -self.A])
-        uu = (u[:, None] * u[None, :]).ravel()
-        E = (self.act.i4_from(*Cf[self._i4_flat]).reshape(KK, -1) * uu).sum(axis=1).reshape(K, K)
+        # L_k as matrices: E[delta_k chi_i] regressed on each pair (lambda_k, z_p), theory §4.4.
+        W = (v[:, None] * u[None, :]) * self._pair_mask / det
+        own = W * (Cs * i3_kpp - dC[None, :] * i3_kkp)  # coefficient of X^k from partner p
+        partner = W * (Cs * i3_kkp - dC[:K, None] * i3_kpp)  # coefficient of the partner density
+        alpha = partner[:, :K].copy()
+        alpha[self._eye] = own.sum(axis=1) - v * v / dC[:K] * np.diagonal(i3_kkp[:, :K])
+        beta = partner[:, K:] * self.inv_sqrt_delta
+        # Second-order term E_kl = sum_{a,c} u_a u_c I4(k,l,a,c).
+        i4 = self.act.i4_from(*self._gathered(G, self._split4))
+        E = (i4.reshape(K * K, L * L) @ (u[:, None] * u[None, :]).ravel()).reshape(K, K)
         if not np.isfinite(alpha.sum() + beta.sum() + E.sum()):
             raise _Breakdown("a Gaussian integral became NaN or infinite")
+        vv = v[:, None] * v[None, :]
         # Per-mode right-hand sides, vectorised over modes (or bins).
         eta = self.eta
-        G = (alpha @ q2).reshape(K, K, P) * self.s_b
-        G += (beta @ r3.transpose(1, 0, 2).reshape(M, K * P)).reshape(K, K, P)
-        dq = G + G.transpose(1, 0, 2)
+        Gq = (alpha @ q2).reshape(K, K, P) * self.s_b
+        Gq += (beta @ r3.transpose(1, 0, 2).reshape(M, K * P)).reshape(K, K, P)
+        dq = Gq + Gq.transpose(1, 0, 2)
         dq *= eta
         dq += (vv * E)[:, :, None] * self.eta2_ns
         dr = (alpha @ r2).reshape(K, M, P) * self.s_b
         dr += (beta @ self.t_flat).reshape(K, M, P)
         dr *= eta
         if self.train_v:
-            i2 = self.act.i2_from(*Cf[self._i2_flat]).reshape(K, K + M)
-            dv = eta * (i2[:, K:] @ self.A - i2[:, :K] @ v)
+            i2 = self.act.i2_from(*self._gathered(G, self._split2)).reshape(K, L)
+            dv = -eta * (i2 @ u)
         else:
             dv = np.zeros(K)
         return np.concatenate([dq.ravel(), dr.ravel(), dv])
