@@ -289,7 +289,7 @@ class CovarianceEstimate:
 
     @property
     def k(self) -> int:
-        """Number of teacher features (the latent dimension)."""
+        """Number of teacher features (the latent dimension unless ``teacher_features`` was given)."""
         return int(self.psi.shape[0])
 
     # ----------------------------------------------------------------------------- construction

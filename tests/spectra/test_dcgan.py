@@ -47,6 +47,14 @@ def test_fashion_dcgan_matches_torch_fixture():
     assert np.max(np.abs(out - fixture["outputs"].reshape(len(out), -1))) < 1e-5
 
 
+def test_random_dcgan_matches_torch_fixture():
+    """Reference: the same seeded random DCGAN rebuilt in torch (eval mode) by
+    spectra/training/make_random_dcgan_fixture.py; pinned to 1e-5."""
+    fixture = np.load(DATA / "random_dcgan_fixture.npz")
+    gen = DCGAN.random(seed=int(fixture["seed"]), ngf=int(fixture["ngf"]))
+    assert np.max(np.abs(gen(fixture["latents"]) - fixture["outputs"])) < 1e-5
+
+
 def test_fashion_dcgan_outputs_look_like_images():
     gen = pretrained("fashion-dcgan")
     x = gen(np.random.default_rng(0).standard_normal((64, 100)))
