@@ -378,7 +378,15 @@ def deep_sign_covariances(weights: Sequence) -> tuple[np.ndarray, np.ndarray]:
 
 
 def deep_sign_spectrum(weights: Sequence, theta=None) -> Spectrum:
-    """:class:`~spectra.Spectrum` of :func:`deep_sign_covariances` with a latent teacher."""
+    """:class:`~spectra.Spectrum` of :func:`deep_sign_covariances` with a latent teacher.
+
+    Examples
+    --------
+    >>> from spectra.generators import DeepRandom
+    >>> from spectra.analytic import deep_sign_spectrum
+    >>> deep_sign_spectrum(DeepRandom([10, 10, 20], seed=0).weights).p
+    20
+    """
     omega, phi = deep_sign_covariances(weights)
     return _spectrum(omega, phi, theta)
 

@@ -333,6 +333,18 @@ class CovarianceEstimate:
         Partial estimates from different seeds, or from disjoint batch ranges of one seed (see
         ``batch_range`` in :func:`estimate_covariances`), combine into the estimate of all their samples.
         Overlapping batch ranges of one seed would count the same samples twice and are refused.
+
+        Examples
+        --------
+        >>> from spectra import estimate_covariances
+        >>> from spectra.generators import SingleLayer
+        >>> gen = SingleLayer(4, 6, seed=0)
+        >>> kw = dict(n_samples=1000, batch_size=100, seed=3, progress=False)
+        >>> a = estimate_covariances(gen, batch_range=(0, 4), **kw)
+        >>> b = estimate_covariances(gen, batch_range=(4, 10), **kw)
+        >>> whole = estimate_covariances(gen, **kw)
+        >>> bool(np.allclose(a.merge(b).omega, whole.omega, rtol=1e-12, atol=0))
+        True
         """
         if not isinstance(other, CovarianceEstimate):
             raise TypeError(f"can only merge a CovarianceEstimate, got {type(other).__name__}")

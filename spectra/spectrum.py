@@ -242,6 +242,15 @@ class Spectrum:
         (:meth:`from_covariances`); ``None`` averages over ``theta ~ N(0, I_k)``
         (:meth:`from_covariances_averaged`). The estimated spectrum is spread by a relative
         ``~sqrt(p/n)`` (Marchenko-Pastur); take ``n >> p``.
+
+        Examples
+        --------
+        >>> from spectra import Spectrum, estimate_covariances
+        >>> from spectra.generators import SingleLayer
+        >>> est = estimate_covariances(SingleLayer(8, 12, seed=0), n_samples=2000, seed=1, progress=False)
+        >>> spec = Spectrum.from_estimate(est)
+        >>> spec.p, spec.gamma, spec.teacher
+        (12, 0.6666666666666666, 'averaged')
         """
         for attr in ("omega", "phi", "psi"):
             if not hasattr(estimate, attr):
