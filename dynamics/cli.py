@@ -1,7 +1,7 @@
-"""``gaussequiv dynamics``: integrate the online-SGD ODEs on a generator and optionally compare with SGD.
+"""gaussequiv dynamics: integrate the online-SGD ODEs on a generator and optionally compare with SGD.
 
-Writes ``ode.csv`` (and ``sgd.csv`` with ``--simulate``) and ``eps_g.png`` (theory against simulation) into
-``--out``. The generalisation error is eps_g = 1/2 E[(yhat - y)^2] (half mean squared error, with the 1/2).
+Writes ode.csv (and sgd.csv with --simulate) and eps_g.png (theory against simulation) into --out.
+The generalisation error is eps_g = 1/2 E[(yhat - y)^2] (half mean squared error, with the 1/2).
 
 Example::
 

@@ -303,7 +303,7 @@ def _check_times(t_max, times) -> tuple[float, np.ndarray]:
     return t_max, times
 
 
-def _progress(enabled: bool | None, total: float, work: float):
+def _progress(enabled: bool | None, total: float, work: float, desc: str = "integrate"):
     """A tqdm bar over simulated time, or a no-op; auto-enabled for long runs on a terminal."""
     if enabled is None:
         enabled = work > 5e7 and sys.stderr.isatty()
@@ -311,7 +311,7 @@ def _progress(enabled: bool | None, total: float, work: float):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="t", desc="integrate", leave=False,
+    return tqdm(total=total, unit="t", desc=desc, leave=False,
                 bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
 
 

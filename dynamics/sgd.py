@@ -212,7 +212,7 @@ def simulate_sgd(
         rec_mc.append(err.mean())
         rec_err.append(err.std(ddof=1) / np.sqrt(err.size))
 
-    bar = _progress(progress, float(n_steps), n_steps * N * student.K * 4.0)
+    bar = _progress(progress, n_steps / N, n_steps * N * student.K * 4.0, desc="online SGD")
     status, message = "completed", f"reached t = {n_steps / N:.6g} ({n_steps} steps)"
     start = _time.perf_counter()
     step, out = 0, 0
@@ -245,7 +245,7 @@ def simulate_sgd(
             if status == "failed":
                 break
             if bar is not None:
-                bar.update(n_batch)
+                bar.update(n_batch / N)
     if bar is not None:
         bar.close()
     elapsed = _time.perf_counter() - start

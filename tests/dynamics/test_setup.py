@@ -146,3 +146,14 @@ def test_student_validation_and_reference_init():
         Student(np.ones(5), np.ones(1))
     with pytest.raises(ValueError, match="activation"):
         Student(np.ones((2, 5)), np.ones(2), activation="relu")
+
+
+def test_from_network_bad_objects():
+    """from_network needs a dynamics.Student and a committee teacher with weights B."""
+    rng, F, omega, w, B = linear_problem()
+    from spectra.teachers import CommitteeTeacher
+
+    with pytest.raises(TypeError, match="Student"):
+        Setup.from_network(w, CommitteeTeacher(B), omega=omega, phi=F, eta=0.1)
+    with pytest.raises(TypeError, match="committee teacher"):
+        Setup.from_network(Student(w, [1.0, 1.0]), object(), omega=omega, phi=F, eta=0.1)

@@ -180,3 +180,12 @@ def test_ode_matches_sgd_linear_generator():
     mean, sem = eps.mean(0), eps.std(0, ddof=1) / np.sqrt(len(eps))
     assert np.all(np.abs(mean - ode.eps_g) <= 4 * sem + 0.01 * ode.eps_g), (ode.eps_g, mean, sem)
     assert ode.eps_g[-1] < 0.05 * ode.eps_g[0]  # it learned: the comparison is not between flat curves
+
+
+def test_simulate_progress_bar(capsys):
+    """progress=True shows a tqdm bar on stderr and does not change the run."""
+    gen, teacher, student, omega, phi = sign_problem(30, 6)
+    a = simulate_sgd(gen, teacher, student, 0.5, 1.0, seed=1, n_test=10, times=[0.0, 1.0], progress=True)
+    b = simulate_sgd(gen, teacher, student, 0.5, 1.0, seed=1, n_test=10, times=[0.0, 1.0], progress=False)
+    np.testing.assert_array_equal(a.Q, b.Q)
+    assert "online SGD" in capsys.readouterr().err
