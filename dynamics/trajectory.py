@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -140,10 +141,21 @@ class Trajectory:
         np.savetxt(path, data, delimiter=",", header=header, comments="# ", fmt="%.10g")
 
     def to_npz(self, path: str | os.PathLike) -> None:
-        """Write every array (no pickles) plus string metadata to ``path`` (.npz)."""
-        arrays = {k: v for k, v in self.to_dict().items() if isinstance(v, np.ndarray)}
-        meta = {k: np.array(str(v)) for k, v in self.to_dict().items() if isinstance(v, str)}
-        np.savez(path, **arrays, **meta)
+        """Write every array, the string metadata and ``info`` (as JSON) to ``path`` (.npz, no pickles)."""
+        d = self.to_dict()
+        arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+        meta = {k: np.array(v) for k, v in d.items() if isinstance(v, str)}
+        np.savez(path, **arrays, **meta, info=np.array(json.dumps(self.info, default=float)))
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> Trajectory:
+        """Read a trajectory written by :meth:`to_npz` (``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as z:
+            get = {k: z[k] for k in z.files}
+        optional = {k: get.get(k) for k in ("eps_g_mc", "eps_g_mc_err")}
+        return cls(t=get["t"], eps_g=get["eps_g"], Q=get["Q"], R=get["R"], v=get["v"], T=get["T"], A=get["A"],
+                   source=str(get["source"]), method=str(get["method"]), status=str(get["status"]),
+                   message=str(get["message"]), info=json.loads(str(get["info"])), **optional)
 
     def plot(self, path: str | os.PathLike | None = None, *, ax=None, label: str | None = None, **kwargs):
         """Plot ``eps_g(t)`` (with the 1/2) on log-log axes; Monte Carlo error bars for SGD runs.

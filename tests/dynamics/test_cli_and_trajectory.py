@@ -55,6 +55,9 @@ def test_trajectory_files_and_dict(tmp_path):
     with np.load(tmp_path / "t.npz", allow_pickle=False) as z:
         np.testing.assert_array_equal(z["Q"], traj.Q)
         assert str(z["status"]) == "completed"
+    back = type(traj).from_npz(tmp_path / "t.npz")
+    np.testing.assert_array_equal(back.eps_g, traj.eps_g)
+    assert back.info == traj.info and back.method == "rk4" and back.eps_g_mc is None
     d = traj.to_dict()
     assert "1/2" in d["eps_g_convention"] and d["source"] == "ode" and d["info"]["N"] == 12
     with pytest.raises(dataclasses.FrozenInstanceError):
