@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from spectra import features as feats
 from spectra import generators as gens
 from spectra.estimate import estimate_covariances
@@ -54,7 +56,7 @@ def parse_generator(spec: str):
                      f"single-ACT:DxN[:SEED] or deep-ACT:DxH...xN[:SEED]")
 
 
-def parse_features(spec: str, input_dim: int):
+def parse_features(spec: str, input_dim: int, input_mean=None):
     """A feature map (or None for the identity) from a spec string (see the module docstring)."""
     name, _, rest = spec.partition(":")
     parts = rest.split(":") if rest else []
@@ -63,11 +65,12 @@ def parse_features(spec: str, input_dim: int):
             return None
         if name.startswith("rf-") and parts:
             return feats.random_features(input_dim, int(parts[0]), name[3:],
-                                         seed=int(parts[1]) if len(parts) > 1 else 0)
+                                         seed=int(parts[1]) if len(parts) > 1 else 0, input_mean=input_mean)
         if name == "rff" and parts:
             return feats.random_fourier_features(input_dim, int(parts[0]),
                                                  bandwidth=float(parts[1]) if len(parts) > 1 else 1.0,
-                                                 seed=int(parts[2]) if len(parts) > 2 else 0)
+                                                 seed=int(parts[2]) if len(parts) > 2 else 0,
+                                                 input_mean=input_mean)
     except ValueError as exc:
         raise ValueError(f"--features {spec!r}: {exc}") from None
     raise ValueError(f"unknown --features {spec!r}; use identity, rf-ACT:P[:SEED] or rff:P[:BANDWIDTH[:SEED]]")
@@ -75,7 +78,11 @@ def parse_features(spec: str, input_dim: int):
 
 def _run(args: argparse.Namespace) -> None:
     gen = parse_generator(args.generator)
-    fmap = parse_features(args.features, gen.output_dim)
+    mean = None
+    if args.features != "identity" and args.center_samples > 0:
+        # feature maps act on centred generator outputs (theory §1.1); the mean comes from its own stream
+        mean = feats.generator_mean(gen, args.center_samples, seed=np.random.SeedSequence([args.seed, 1]))
+    fmap = parse_features(args.features, gen.output_dim, mean)
     est = estimate_covariances(gen, fmap, args.samples, batch_size=args.batch_size, seed=args.seed,
                                progress=not args.no_progress, checkpoint=args.checkpoint, groups=args.groups,
                                precision=args.precision, cache=args.cache)
@@ -104,6 +111,9 @@ def register(subparsers) -> None:
     p.add_argument("--generator", default="fashion-dcgan", help="generator spec (default fashion-dcgan)")
     p.add_argument("--features", default="identity", help="feature spec (default identity)")
     p.add_argument("--samples", type=int, default=100_000, help="Monte Carlo samples (default 1e5)")
+    p.add_argument("--center-samples", type=int, default=10_000,
+                   help="samples of a separate pilot run whose mean the feature map subtracts from its input "
+                        "(theory §1.1; 0 = features act on raw outputs)")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--groups", type=int, default=8, help="batch-means groups for the error bars")

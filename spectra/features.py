@@ -28,6 +28,7 @@ __all__ = [
     "random_features",
     "random_fourier_features",
     "learn_features",
+    "generator_mean",
 ]
 
 FEATURE_ACTIVATIONS = ("erf", "relu", "tanh", "sign")
@@ -152,6 +153,35 @@ class LearnedFeatures(RandomFeatures):
 
 
 # ------------------------------------------------------------------------------------------- constructors
+def generator_mean(generator, n_samples: int = 10_000, seed: SeedLike = None, batch_size: int = 2000) -> np.ndarray:
+    """Monte Carlo mean of a generator's outputs (float64), to centre a feature map's input (theory §1.1).
+
+    Use an independent seed from the estimation run. The feature map then subtracts this fixed vector,
+    so it is one well-defined map; simulations must use the same feature-map object.
+
+    Examples
+    --------
+    >>> from spectra.generators import SingleLayer
+    >>> from spectra.features import generator_mean, random_features
+    >>> gen = SingleLayer(5, 8, "relu", seed=0)
+    >>> mu = generator_mean(gen, 2000, seed=1)
+    >>> rf = random_features(8, 16, "erf", seed=2, input_mean=mu)
+    >>> mu.shape
+    (8,)
+    """
+    n_samples = check_positive_int("n_samples", n_samples)
+    batch_size = check_positive_int("batch_size", batch_size)
+    rng = np.random.default_rng(seed_sequence(seed))
+    total = np.zeros(generator.output_dim)
+    for start in range(0, n_samples, batch_size):
+        size = min(batch_size, n_samples - start)
+        x = np.asarray(generator(rng.standard_normal((size, generator.latent_dim), dtype=np.float32)))
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"generator returned NaN or inf in the batch starting at sample {start}")
+        total += x.sum(axis=0, dtype=np.float64)
+    return total / n_samples
+
+
 def identity(dim: int) -> Identity:
     """The identity feature map on ``dim`` inputs.
 

@@ -106,3 +106,17 @@ def test_feature_bad_input():
         learn_features(gen, LinearTeacher.random(5, seed=0), p=3, n_train=10, learning_rate=-1.0)
     with pytest.raises(ValueError, match="teacher must return shape"):
         learn_features(gen, lambda c: c, p=3, n_train=10)
+
+
+def test_generator_mean_and_centred_features():
+    """Reference: the closed-form mean of relu(f.c), E = |f|/sqrt(2 pi), within 5 Monte Carlo errors."""
+    from spectra.features import generator_mean
+
+    gen = SingleLayer(6, 5, "relu", seed=0)
+    mu = generator_mean(gen, 40_000, seed=1)
+    norms = np.linalg.norm(gen.weights, axis=1)
+    sd = np.sqrt(norms**2 / 2 - norms**2 / (2 * np.pi)) / np.sqrt(40_000)
+    assert np.all(np.abs(mu - norms / np.sqrt(2 * np.pi)) < 5 * sd)
+    rf = random_features(5, 3, "erf", seed=0, input_mean=mu)
+    x = gen(np.random.default_rng(2).standard_normal((4, 6)))
+    np.testing.assert_allclose(rf(x), random_features(5, 3, "erf", seed=0)(x - mu), atol=1e-6)
