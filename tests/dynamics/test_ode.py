@@ -289,3 +289,16 @@ def test_divergence_ends_with_failed_status():
         traj = integrate(setup, 50.0, method=method)
         assert traj.status == "failed" and "failed" in traj.message
         assert traj.t[-1] < 50.0 and np.all(np.isfinite(traj.eps_g))
+
+
+@pytest.mark.parametrize("K,M", [(1, 1), (1, 3), (3, 1), (4, 2)])
+def test_saad_solla_reduction_other_sizes(K, M):
+    """The Saad-Solla reduction (theory §6.1) for other network sizes, including K = 1 (no student pairs) and
+    M = 1: 20 Euler steps agree with the classic ODEs to machine precision."""
+    setup = identity_setup(K, M, N=25, eta=0.6, seed=10 * K + M)
+    dt, n_steps = 0.01, 20
+    Q, R, v = classic_euler(setup.Q, setup.R, setup.T, setup.v, setup.A, setup.eta, dt, n_steps, True)
+    traj = integrate(setup, n_steps * dt, times=[n_steps * dt], method="euler", dt=dt)
+    np.testing.assert_allclose(traj.Q[-1], Q, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(traj.R[-1], R, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(traj.v[-1], v, rtol=1e-11, atol=1e-13)
