@@ -301,3 +301,20 @@ def test_teacher_features_estimate_psi():
     with pytest.raises(ValueError, match="teacher_features returned shape"):
         estimate_covariances(gen, n_samples=10, progress=False, teacher_features=lambda c: np.full((len(c), 2),
                                                                                                   np.nan))
+
+
+def test_halves_are_disjoint_and_recombine():
+    """Reference: the whole estimate (pooled identity) and numpy.cov of each half's own batches."""
+    gen = SingleLayer(5, 7, "erf", seed=1)
+    est = estimate_covariances(gen, n_samples=3200, batch_size=200, seed=4, progress=False, groups=8)
+    a, b = est.halves()
+    assert a.n + b.n == est.n and a.config["groups"] == 4
+    np.testing.assert_allclose(a.merge(b).omega, est.omega, rtol=1e-12, atol=1e-15)
+    # half a holds batches j with j % 8 < 4
+    cs = [np.random.default_rng(ch).standard_normal((200, 5), dtype=np.float32)
+          for j, ch in enumerate(np.random.SeedSequence(4).spawn(16)) if j % 8 < 4]
+    c = np.concatenate(cs)
+    np.testing.assert_allclose(a.omega, np.cov(gen(c).T, bias=True), atol=1e-12)
+    small = estimate_covariances(gen, n_samples=400, batch_size=200, seed=4, progress=False, groups=2)
+    with pytest.raises(ValueError, match="at least 4 batch-means groups"):
+        small.halves()
