@@ -53,7 +53,7 @@ def main() -> None:
         print(f"# face-dcgan skipped: {exc}")
     c = np.random.default_rng(0).standard_normal((b, 100)).astype(np.float32)
     for name, gen in gens.items():
-        t = best_of(lambda gen=gen: gen(c), repeat=2)
+        t = best_of(lambda gen=gen: gen(c), repeat=3)
         rows.append(("generator", name, f"{b / t:,.0f} samples/s", f"batch {b}"))
 
     # ------------------------------------------------------------------ accumulation vs matmul
