@@ -302,20 +302,24 @@ class CovarianceEstimate:
         omega, phi, psi = mvv / n, mvu / n, muu / n
         omega = 0.5 * (omega + omega.T)
         psi = 0.5 * (psi + psi.T)
-        full = groups.n > 0
-        G = int(np.count_nonzero(full))
-        cnt = groups.n[full].astype(float)
-        om_g = groups.mvv[full] / cnt[:, None, None]
-        ph_g = groups.mvu[full] / cnt[:, None, None]
-        ps_g = groups.muu[full] / cnt[:, None, None]
+        full = np.flatnonzero(groups.n > 0)
+        G = int(full.size)
         n_eig = min(n_eig, omega.shape[0])
         s, e = _leading_eigh(omega, n_eig)
         if G >= 2:
-            def se(a):
-                return a.std(axis=0, ddof=1) / np.sqrt(G)
-            om_se, ph_se, ps_se = se(om_g), se(ph_g), se(ps_g)
-            eig_g = np.einsum("pi,gpq,qi->gi", e, om_g, e, optimize=True)
-            eig_se = se(eig_g)
+            # spread of the group estimates, one group at a time (Welford): O(p^2) extra memory, not O(G p^2)
+            stats = [[np.zeros_like(a), np.zeros_like(a)] for a in (omega, phi, psi)]
+            eig_g = np.empty((G, n_eig))
+            for i, g in enumerate(full):
+                cnt = float(groups.n[g])
+                parts = (groups.mvv[g] / cnt, groups.mvu[g] / cnt, groups.muu[g] / cnt)
+                for (mean, m2), x in zip(stats, parts, strict=True):
+                    d = x - mean
+                    mean += d / (i + 1)
+                    m2 += d * (x - mean)
+                eig_g[i] = np.einsum("pi,pq,qi->i", e, parts[0], e, optimize=True)
+            om_se, ph_se, ps_se = (np.sqrt(m2 / (G - 1) / G) for _, m2 in stats)
+            eig_se = eig_g.std(axis=0, ddof=1) / np.sqrt(G)
         else:
             om_se, ph_se, ps_se = (np.full_like(a, np.nan) for a in (omega, phi, psi))
             eig_se = np.full(n_eig, np.nan)
