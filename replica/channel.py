@@ -26,13 +26,10 @@ import sympy as sp
 from scipy import integrate, special
 
 from replica._symbolic import Y, Z, lambdify_safe, parse_expression
-from replica.quadrature import gauss_hermite, half_gauss_hermite
+from replica.quadrature import gauss_hermite, half_gauss_hermite, nodes_for_variance
 
 __all__ = ["Channel", "Measure"]
 
-#: Default orders of the quadrature rules (full line, half line); see tests/replica/test_channel.py.
-N_FULL = 48
-N_HALF = 40
 
 # symbols of the closed forms: omega* (w), V* (v)
 _W, _V = sp.symbols("omega_star V_star", real=True)
@@ -217,8 +214,8 @@ class _SignFamily(Channel):
         rp = rho + self.noise
         a = m / rp
         b = np.sqrt(max(q - m * m / rp, 0.0))
-        xh, wh = half_gauss_hermite(N_HALF)
-        xf, wf = gauss_hermite(N_FULL)
+        xh, wh = half_gauss_hermite(nodes_for_variance(a * a * rp))
+        xf, wf = gauss_hermite(nodes_for_variance(b * b))
         keep = 1.0 - 2.0 * self.flip
         parts = []
         for y in (-1.0, 1.0):
@@ -284,13 +281,14 @@ class _Linear(Channel):
 
     def measure(self, rho, q, m):
         _check_overlaps(rho, q, m, strict=self.noise == 0)
-        x, w = gauss_hermite(N_FULL)
         sd = np.sqrt(max(rho - m * m / q, 0.0) + self.noise)
-        omega = np.sqrt(q) * x[:, None] + 0 * x[None, :]
-        y = (m / np.sqrt(q)) * x[:, None] + sd * x[None, :]
-        wz = w[:, None] * w[None, :]
+        x, w = gauss_hermite(nodes_for_variance(max(q, m * m / q)))
+        x2, w2 = gauss_hermite(nodes_for_variance(sd * sd))
+        omega = np.sqrt(q) * x[:, None] + 0 * x2[None, :]
+        y = (m / np.sqrt(q)) * x[:, None] + sd * x2[None, :]
+        wz = w[:, None] * w2[None, :]
         return Measure(y=y.ravel(), omega=omega.ravel(), wz=wz.ravel(),
-                       wdz=(wz * x[None, :] / sd).ravel())
+                       wdz=(wz * x2[None, :] / sd).ravel())
 
     def moments(self, rho):
         return rho + self.noise, 1.0
@@ -336,16 +334,18 @@ class _Likelihood(Channel):
 
     def measure(self, rho, q, m):
         _check_overlaps(rho, q, m)
-        x, w = gauss_hermite(N_FULL)
-        omega = np.sqrt(q) * x[:, None] + 0 * x[None, :]
-        nu = (m / np.sqrt(q)) * x[:, None] + np.sqrt(rho - m * m / q) * x[None, :]
-        ww = w[:, None] * w[None, :]
+        vs = rho - m * m / q
+        x, w = gauss_hermite(nodes_for_variance(max(q, m * m / q)))
+        x2, w2 = gauss_hermite(nodes_for_variance(vs))
+        omega = np.sqrt(q) * x[:, None] + 0 * x2[None, :]
+        nu = (m / np.sqrt(q)) * x[:, None] + np.sqrt(vs) * x2[None, :]
+        ww = w[:, None] * w2[None, :]
         parts = [(y, omega, ww * self._p(np.full(nu.shape, y), nu), ww * self._dp(np.full(nu.shape, y), nu))
                  for y in self._labels]
         return _stack(parts)
 
     def moments(self, rho):
-        x, w = gauss_hermite(N_FULL)
+        x, w = gauss_hermite(nodes_for_variance(rho))
         nu = np.sqrt(rho) * x
         ey2 = sum(v * v * np.dot(w, self._p(np.full_like(nu, v), nu)) for v in self._labels)
         eyn = sum(v * np.dot(w, nu * self._p(np.full_like(nu, v), nu)) for v in self._labels)

@@ -1,0 +1,231 @@
+"""Warm-started sweeps of the solver: learning curves in alpha, regularisation paths in lambda, and the
+optimal lambda. Results are :class:`Curve` objects (numpy arrays, CSV, plots)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from tqdm.auto import tqdm
+
+from replica.channel import Channel
+from replica.loss import Loss
+from replica.result import ConvergenceError, Solution
+from replica.solver import solve, validate_problem
+from spectra import Spectrum
+
+__all__ = ["Curve", "learning_curve", "lambda_path", "optimal_lambda"]
+
+_NUMERIC = ("alpha", "lam", "V", "q", "m", "V_hat", "q_hat", "m_hat", "test_error", "test_error_noisy",
+            "train_loss", "train_error", "residual")
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """Solutions along a sweep, one array entry per point (fields as :class:`replica.Solution`).
+
+    ``status[i]`` says whether point ``i`` converged; :attr:`all_converged` checks them all. Plots mark
+    points that did not converge, and never draw them as part of the line.
+    """
+
+    alpha: np.ndarray
+    lam: np.ndarray
+    V: np.ndarray
+    q: np.ndarray
+    m: np.ndarray
+    V_hat: np.ndarray
+    q_hat: np.ndarray
+    m_hat: np.ndarray
+    test_error: np.ndarray
+    test_error_noisy: np.ndarray
+    train_loss: np.ndarray
+    train_error: np.ndarray
+    residual: np.ndarray
+    iterations: np.ndarray
+    status: np.ndarray
+    loss: str
+    channel: str
+
+    @classmethod
+    def from_solutions(cls, solutions: list[Solution]) -> Curve:
+        """Stack a list of solutions of one problem."""
+        if not solutions:
+            raise ValueError("solutions must not be empty")
+        data = {k: np.array([getattr(s, k) for s in solutions], dtype=float) for k in _NUMERIC}
+        return cls(**data, iterations=np.array([s.iterations for s in solutions]),
+                   status=np.array([s.status for s in solutions]), loss=solutions[0].loss,
+                   channel=solutions[0].channel)
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Boolean mask of converged points."""
+        return self.status == "converged"
+
+    @property
+    def all_converged(self) -> bool:
+        """True iff every point converged."""
+        return bool(np.all(self.converged))
+
+    def __len__(self) -> int:
+        return int(self.alpha.size)
+
+    def to_dict(self) -> dict:
+        """All fields as a plain dictionary of arrays and strings."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """One row per point; columns as the fields, plus ``loss`` and ``channel``."""
+        cols = [*_NUMERIC, "iterations", "status"]
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([*cols, "loss", "channel"])
+            for i in range(len(self)):
+                w.writerow([*(repr(float(getattr(self, c)[i])) for c in _NUMERIC), int(self.iterations[i]),
+                            self.status[i], self.loss, self.channel])
+
+    def plot(self, ax=None, *, x: str = "alpha", quantities=("test_error", "train_error"), **kwargs):
+        """Plot the chosen quantities against ``alpha`` or ``lam`` on a matplotlib axis; returns the axis."""
+        import matplotlib.pyplot as plt
+
+        if x not in ("alpha", "lam"):
+            raise ValueError(f"x must be 'alpha' or 'lam', got {x!r}")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        xs = getattr(self, x)
+        ok = self.converged
+        for name in quantities:
+            if name not in _NUMERIC:
+                raise ValueError(f"unknown quantity {name!r}; choose from {_NUMERIC}")
+            ys = np.where(ok, getattr(self, name), np.nan)
+            ax.plot(xs, ys, label=f"{name.replace('_', ' ')} (theory)", **kwargs)
+        if not ok.all():
+            ax.plot(xs[~ok], np.zeros((~ok).sum()), "x", color="red", label="not converged")
+        ax.set_xlabel(r"$\alpha = n/p$" if x == "alpha" else r"$\lambda$")
+        if x == "lam":
+            ax.set_xscale("log")
+        ax.set_title(f"{self.loss}, {self.channel}")
+        ax.legend(frameon=False, fontsize=8)
+        return ax
+
+
+def _as_grid(name: str, values, positive_strict: bool) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d sequence")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if positive_strict and np.any(arr <= 0):
+        raise ValueError(f"{name} must all be > 0; got min {arr.min():g}")
+    if not positive_strict and np.any(arr < 0):
+        raise ValueError(f"{name} must all be >= 0; got min {arr.min():g}")
+    return arr
+
+
+def _sweep(points, solve_one, progress, desc) -> Curve:
+    sols: list[Solution] = []
+    prev = None
+    bar = tqdm(points, desc=desc, disable=progress is False, delay=0 if progress else 3.0, leave=False)
+    for point in bar:
+        init = prev if prev is not None and prev.converged else None
+        try:
+            sol = solve_one(point, init)
+        except ConvergenceError:
+            if init is None:
+                raise
+            sol = solve_one(point, None)  # a warm start can fail where the cold one succeeds
+        if not sol.converged and init is not None:
+            cold = solve_one(point, None)
+            sol = cold if cold.converged else sol
+        sols.append(sol)
+        prev = sol
+    return Curve.from_solutions(sols)
+
+
+def learning_curve(spectrum: Spectrum, loss: Loss, channel: Channel, alphas, lam: float, *,
+                   progress: bool | None = None, **solve_kwargs) -> Curve:
+    """Solve at each ``alpha`` (in the given order) with a warm start from the previous point.
+
+    Parameters
+    ----------
+    spectrum, loss, channel, lam
+        As :func:`replica.solve`.
+    alphas : sequence of float
+        Sample ratios ``n/p > 0``.
+    progress : bool or None
+        Show a tqdm bar: None (default) shows it only for sweeps that last more than a few seconds.
+    **solve_kwargs
+        Passed to :func:`replica.solve` (``tol``, ``strict``, ``damping``, ``max_iter``...). With the
+        default ``strict=True`` the first point that does not converge raises ``ConvergenceError``.
+
+    Examples
+    --------
+    >>> from spectra import Spectrum
+    >>> from replica import Loss, Channel, learning_curve
+    >>> c = learning_curve(Spectrum.isotropic(100), Loss.square(), Channel.linear(), [0.5, 2.0], lam=0.1)
+    >>> c.test_error.round(4)
+    array([0.5173, 0.0123])
+    """
+    alphas = _as_grid("alphas", alphas, positive_strict=True)
+    validate_problem(spectrum, loss, channel, float(alphas[0]), lam)
+    return _sweep(alphas, lambda a, init: solve(spectrum, loss, channel, a, lam, init=init, **solve_kwargs),
+                  progress, "alphas")
+
+
+def lambda_path(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lams, *,
+                progress: bool | None = None, **solve_kwargs) -> Curve:
+    """Solve at each ``lam`` (in the given order) at fixed ``alpha``, warm-starting along the path.
+
+    Examples
+    --------
+    >>> from spectra import Spectrum
+    >>> from replica import Loss, Channel, lambda_path
+    >>> c = lambda_path(Spectrum.isotropic(100), Loss.square(), Channel.linear(0.5), 2.0, [1.0, 0.1])
+    >>> c.all_converged
+    True
+    """
+    lams = _as_grid("lams", lams, positive_strict=False)
+    validate_problem(spectrum, loss, channel, alpha, float(lams[0]))
+    return _sweep(lams, lambda lam, init: solve(spectrum, loss, channel, alpha, lam, init=init, **solve_kwargs),
+                  progress, "lams")
+
+
+def optimal_lambda(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, *,
+                   bounds: tuple[float, float] = (1e-6, 1e2), quantity: str = "test_error",
+                   xatol: float = 1e-4, **solve_kwargs) -> Solution:
+    """The ``lam`` in ``bounds`` that minimises ``quantity`` (bounded search over ``log lam``).
+
+    Returns the :class:`Solution` at the optimum (its ``lam`` field). Raises ``ValueError`` if the
+    minimum sits on a bound, where a wider ``bounds`` is needed.
+
+    Examples
+    --------
+    >>> from spectra import Spectrum
+    >>> from replica import Loss, Channel, optimal_lambda
+    >>> sol = optimal_lambda(Spectrum.isotropic(100), Loss.square(), Channel.linear(0.5), alpha=2.0)
+    >>> round(sol.lam, 3)  # Bayes-optimal ridge in this scaling: lam = noise / rho
+    0.5
+    """
+    lo, hi = (float(b) for b in bounds)
+    if not (0 < lo < hi and np.isfinite(hi)):
+        raise ValueError(f"bounds must satisfy 0 < low < high < inf, got {bounds}")
+    if quantity not in _NUMERIC:
+        raise ValueError(f"unknown quantity {quantity!r}; choose from {_NUMERIC}")
+    validate_problem(spectrum, loss, channel, alpha, lo)
+    cache: dict[float, Solution] = {}
+
+    def objective(log_lam: float) -> float:
+        sol = solve(spectrum, loss, channel, alpha, float(np.exp(log_lam)), **solve_kwargs)
+        cache[log_lam] = sol
+        return getattr(sol, quantity)
+
+    res = minimize_scalar(objective, bounds=(np.log(lo), np.log(hi)), method="bounded",
+                          options={"xatol": xatol})
+    best = cache[res.x] if res.x in cache else solve(spectrum, loss, channel, alpha, float(np.exp(res.x)),
+                                                     **solve_kwargs)
+    span = np.log(hi) - np.log(lo)
+    if min(res.x - np.log(lo), np.log(hi) - res.x) < 1e-3 * span:
+        raise ValueError(f"the optimum lam = {best.lam:.3g} sits on a bound of {bounds}; widen bounds")
+    return best
