@@ -1,1 +1,18 @@
-"""Finite-size simulations that check the theory, comparisons, plots and the Gaussian-equivalence check."""
+"""Finite-size simulations that check the theory, comparisons, plots and the Gaussian-equivalence check.
+
+* :func:`simulate`: ERM (ridge, logistic, hinge, any smooth convex loss) on fresh generator samples,
+  measured in the conventions of :mod:`replica` (:class:`SimulationResult`);
+* :func:`compare` and :func:`plot`: theory against simulation with z-scores and a verdict
+  (:class:`Comparison`);
+* :func:`gaussian_equivalence`: distance between the law of the local fields and the matched Gaussian
+  for growing input dimension, with its Monte Carlo floor (:class:`EquivalenceResult`);
+* :mod:`validation.fit`: the estimators themselves.
+"""
+
+from validation import fit
+from validation.compare import Comparison, compare, plot
+from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
+from validation.simulate import QUANTITIES, Covariances, SimulationResult, SimulationWarning, sample_labels, simulate
+
+__all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "SimulationResult", "SimulationWarning",
+           "compare", "fit", "gaussian_equivalence", "plot", "sample_labels", "simulate", "sliced_wasserstein"]
