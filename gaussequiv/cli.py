@@ -13,7 +13,7 @@ import sys
 from gaussequiv import __version__
 
 #: Modules whose ``register`` adds subcommands, in the order they appear in ``--help``.
-COMMAND_MODULES = ("gaussequiv.demo", "replica.cli", "spectra.cli", "dynamics.cli")
+COMMAND_MODULES = ("gaussequiv.demo", "replica.cli", "spectra.cli", "dynamics.cli", "validation.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -264,11 +264,26 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
     a = np.full(n, 0.5) if a0 is None else np.clip(np.asarray(a0, float), 0, 1)
     res = minimize(neg_dual, a, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * n,
                    options={"maxiter": max_iter, "ftol": 0.0, "gtol": 1e-12, "maxcor": 30})
+    def gap_of(a):
+        w = Xy.T @ a / lam
+        primal = float(np.sum(np.maximum(0.0, 1.0 - Xy @ w))) + 0.5 * lam * float(w @ w)
+        return w, (primal + neg_dual(a)[0]) / max(1.0, abs(primal))
+
     a = res.x
-    w = Xy.T @ a / lam
-    primal = float(np.sum(np.maximum(0.0, 1.0 - Xy @ w))) + 0.5 * lam * float(w @ w)
-    dual = -neg_dual(a)[0]
-    gap = (primal - dual) / max(1.0, abs(primal))
+    w, gap = gap_of(a)
+    # polish: solve the KKT system exactly on the free set (0 < a < 1) that L-BFGS-B identified
+    free = (a > 1e-9) & (a < 1 - 1e-9)
+    if free.any():
+        a_new = np.where(a >= 0.5, 1.0, 0.0)
+        a_new[free] = 0.0
+        rhs = lam - Xy[free] @ (Xy.T @ a_new)
+        sol, *_ = np.linalg.lstsq(Xy[free] @ Xy[free].T, rhs, rcond=None)
+        a_new[free] = sol
+        if np.all((sol >= -1e-12) & (sol <= 1 + 1e-12)):
+            a_new = np.clip(a_new, 0.0, 1.0)
+            w_new, gap_new = gap_of(a_new)
+            if gap_new < gap:
+                a, w, gap = a_new, w_new, gap_new
     return Fit(w, bool(np.isfinite(gap) and gap <= tol), float(gap), int(res.nit), "hinge-dual")
 
 
