@@ -18,7 +18,9 @@ __all__ = ["Comparison", "compare", "plot"]
 class Comparison:
     """Theory, simulation mean, standard error and z-score per alpha and quantity.
 
-    ``z = (simulation mean - theory) / SE``, with the SE over ``seeds`` repetitions. Arrays have shape
+    ``z = (simulation mean - theory) / SE``, with the SE over ``seeds`` repetitions; for 0/1 errors the SE
+    is at least the binomial one under the theory, ``sqrt(th (1 - th)/(n seeds))`` (so that seeds which all
+    count zero errors do not claim an SE of 0). Arrays have shape
     ``(len(quantities), len(alphas))``. A point is *incomplete* when the theory did not converge there or a
     simulation fit was flagged; its z is NaN.
 
@@ -186,6 +188,15 @@ def compare(curve, simulation: SimulationResult, *, quantities=QUANTITIES, thres
     theory = np.array([np.where(th_ok, np.asarray(getattr(curve, q), dtype=float), np.nan) for q in quantities])
     mean = np.array([simulation.mean(q) for q in quantities])
     se = np.array([simulation.se(q) for q in quantities])
+    if simulation.classification:
+        # A 0/1 error averaged over N = n seeds Bernoulli draws has at least the binomial variance th(1 - th)/N
+        # if the theory is right; seeds that all give 0 errors would otherwise claim SE = 0.
+        counts = {"train_error": simulation.n.astype(float), "test_error": float(simulation.n_test),
+                  "test_error_noisy": float(simulation.n_test)}
+        for j, q in enumerate(quantities):
+            if q in counts:
+                th = np.clip(theory[j], 0.0, 1.0)
+                se[j] = np.maximum(se[j], np.sqrt(th * (1 - th) / (counts[q] * simulation.seeds)))
     diff = mean - theory
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, diff / se, np.where(diff == 0, 0.0, np.sign(diff) * np.inf))

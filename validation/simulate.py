@@ -190,6 +190,8 @@ class SimulationResult:
         The fit's convergence certificate (:class:`validation.fit.Fit`).
     converged : ndarray of bool
     generator, features : str
+    classification : bool
+        Whether the errors are 0/1 errors (labels +-1) rather than mean squared errors.
     """
 
     alphas: np.ndarray
@@ -213,6 +215,7 @@ class SimulationResult:
     converged: np.ndarray
     generator: str = ""
     features: str = ""
+    classification: bool = False
 
     @property
     def status(self) -> np.ndarray:
@@ -500,4 +503,5 @@ def simulate(generator, features, teacher, channel, loss, lam: float, alphas, *,
                             **out, certificate=certificate, converged=converged,
                             generator=str(getattr(generator, "name", type(generator).__name__)),
                             features="identity" if features is None else
-                            str(getattr(features, "name", type(features).__name__)))
+                            str(getattr(features, "name", type(features).__name__)),
+                            classification=classification)
