@@ -6,7 +6,6 @@ estimate (1e5 samples), a fixed latent teacher. The simulation is the reference:
 standard errors (20 seeds) at three alphas, for every measured quantity.
 """
 
-import numpy as np
 import pytest
 
 import replica

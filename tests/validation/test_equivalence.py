@@ -1,0 +1,46 @@
+"""The Gaussian-equivalence check (theory §7) on a single-layer sign generator with exact covariances."""
+
+import numpy as np
+import pytest
+
+from validation import gaussian_equivalence, sliced_wasserstein
+
+SIZES = (10, 40, 160, 640)
+
+
+def test_sliced_wasserstein_closed_forms():
+    """Reference: closed forms. Rademacher vs N(0, 1): W2 = sqrt(2 - 2 sqrt(2/pi)) (quantile coupling);
+    N(0, 4) vs N(0, 1): W2 = 1 (the exact distance of two centred Gaussians, |2 - 1|), up to Monte Carlo."""
+    x = np.random.default_rng(0).standard_normal((200_000, 1))
+    assert sliced_wasserstein(np.sign(x), np.eye(1)) == pytest.approx(np.sqrt(2 - 2 * np.sqrt(2 / np.pi)), abs=1e-3)
+    assert sliced_wasserstein(2 * x, np.eye(1)) == pytest.approx(1.0, abs=5e-3)
+
+
+@pytest.fixture(scope="module")
+def results():
+    kw = dict(n_samples=40_000, sizes=SIZES, n_directions=100, floor_repeats=4, seed=0)
+    return gaussian_equivalence("sign", **kw), gaussian_equivalence("sign", weights="localised", **kw)
+
+
+def test_distance_falls_with_N(results):
+    """Reference: the Monte Carlo floor (same statistic on exact Gaussian samples). For random weights the
+    distance decreases with N towards the floor: the largest N is closer to the Gaussian than the smallest by
+    more than 5 floor standard deviations, and the fitted log-log slope is negative."""
+    rnd, _ = results
+    print(rnd.table())
+    assert rnd.exact
+    assert rnd.distance[-1] < rnd.distance[0] - 5 * rnd.floor_sd[0]
+    assert rnd.slope < 0
+    assert rnd.distance[-1] < 2 * rnd.floor[-1]
+
+
+def test_negative_control_does_not_shrink(results):
+    """Reference: theory §7 step 5. With w = sqrt(N) e_1, lambda = sign(f_1 . c) is a +-1 variable for every
+    N; its distance must stay significantly above the floor (by 10 floor standard deviations, and 5x the
+    floor) and must not fall (largest N >= 0.8 x smallest N)."""
+    _, loc = results
+    print(loc.table())
+    assert np.all(loc.distance > loc.floor + 10 * loc.floor_sd)
+    assert np.all(loc.distance > 5 * loc.floor)
+    assert loc.distance[-1] >= 0.8 * loc.distance[0]
+    assert abs(loc.slope) < 0.05
