@@ -78,7 +78,6 @@ def _theory_curve(spec, loss, channel, alphas, lam, progress):
 
 
 def _run(args: argparse.Namespace) -> None:
-    import replica
     from spectra import Spectrum, estimate_covariances
     from spectra import features as feats
     from spectra.cli import parse_features, parse_generator

@@ -251,7 +251,7 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
     theory : replica.Curve, optional
         A denser theory curve to draw as the line (default: the compared points).
     logx : bool, optional
-        Default: log scale when alpha spans more than a decade.
+        Default: log scale when alpha spans more than a factor 30.
     logy : bool
 
     Returns
@@ -271,7 +271,7 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
             raise ValueError(f"quantity {q!r} is not in the comparison {comparison.quantities}")
     a = comparison.alphas
     if logx is None:
-        logx = a.max() / a.min() > 10
+        logx = a.max() / a.min() > 30
     fig = Figure(figsize=(5.0, 3.6), constrained_layout=True)  # no pyplot: no global backend state
     ax = fig.subplots()
     colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -288,8 +288,15 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
     bad = comparison.simulation_status != "converged"
     if bad.any():
         ax.plot(a[bad], np.zeros(bad.sum()), "x", color="red", label="fit not converged")
+    bad_th = comparison.theory_status != "converged"
+    if bad_th.any():
+        ax.plot(a[bad_th], np.zeros(bad_th.sum()), "+", color="black", ms=8, label="theory not converged")
     if logx:
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(r"$\alpha = n/p$")
