@@ -74,3 +74,17 @@ def test_teacher_on_a_generator_unit_breaks_equivalence(problem):
     cmp = compare(curve, sim, spectrum=spec)
     assert cmp.verdict == "disagree"
     assert sim.mean("test_error")[0] < curve.test_error[0] - 0.05
+
+
+def test_averaged_teacher(problem):
+    """Reference: simulation with theta ~ N(0, I_D) redrawn per seed (theory §1.5, fixed vs averaged teacher),
+    against the teacher-averaged spectrum; ridge regression within 3 SE (20 seeds)."""
+    gen, fmap, est, _, _ = problem
+    spec = Spectrum.from_estimate(est)
+    loss, channel, lam = Loss.square(), Channel.linear(0.1), 0.1
+    curve = replica.learning_curve(spec, loss, channel, ALPHAS, lam)
+    sim = simulate(gen, fmap, "averaged", channel, loss, lam, ALPHAS, covariances=est, n_test=4000, seeds=20, seed=5)
+    assert sim.teacher == "averaged" and np.unique(sim.rho).size == 20
+    cmp = compare(curve, sim, spectrum=spec)
+    print(cmp.summary())
+    assert cmp.verdict == "agree", cmp.summary()
