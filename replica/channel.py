@@ -26,7 +26,7 @@ import sympy as sp
 from scipy import integrate, special
 
 from replica._symbolic import Y, Z, lambdify_safe, parse_expression
-from replica.quadrature import gauss_hermite, half_gauss_hermite, nodes_for_variance
+from replica.quadrature import gauss_hermite, gaussian_panels, nodes_for_variance
 
 __all__ = ["Channel", "Measure"]
 
@@ -185,9 +185,10 @@ class _SignFamily(Channel):
     r"""``y = sign(nu + sqrt(noise) zeta)``, then flipped with probability ``flip``.
 
     With ``nu' = nu + sqrt(noise) zeta`` (variance ``rho' = rho + noise``, covariance ``m`` with omega),
-    the non-flipped part is a sign teacher on ``nu'``: the rule is a half-line Gauss rule in
-    ``|nu'|`` times a Gauss-Hermite rule in the part of omega independent of ``nu'``. The derivative part
-    is exact in closed form: ``E[d_nu P0 F] = (1 - 2 flip) sum_y y E[F(y, omega) | nu' = 0] / sqrt(2 pi rho')``.
+    ``Z0 = flip + (1 - 2 flip) (1 + y erf(omega* / sqrt(2 V*'))) / 2``: a near-step at ``omega = 0`` when
+    ``V*' -> 0``. The rule is one-dimensional in ``omega`` with Gauss-Legendre panels graded geometrically
+    around 0 (so its accuracy does not degrade as ``V* -> 0``). The derivative part is exact in closed form:
+    ``E[d_nu P0 F] = (1 - 2 flip) sum_y y E[F(y, omega) | nu' = 0] / sqrt(2 pi rho')``.
     """
 
     noise: float
@@ -212,21 +213,20 @@ class _SignFamily(Channel):
     def measure(self, rho, q, m):
         _check_overlaps(rho, q, m)
         rp = rho + self.noise
-        a = m / rp
-        b = np.sqrt(max(q - m * m / rp, 0.0))
-        xh, wh = half_gauss_hermite(nodes_for_variance(a * a * rp))
-        xf, wf = gauss_hermite(nodes_for_variance(b * b))
+        vs = rp - m * m / q  # V* of nu' = nu + sqrt(noise) zeta
         keep = 1.0 - 2.0 * self.flip
+        # Z0 part: one-dimensional in omega ~ N(0, q), panels graded around the step of Z0 at omega = 0,
+        # whose width in omega is sqrt(V*) q / |m|
+        width = np.sqrt(vs) * q / max(abs(m), 1e-300)
+        omega, w = gaussian_panels(q, width)
+        # derivative part in closed form: E[d_nu P0 F] = keep sum_y y E[F(y, omega) | nu' = 0] / sqrt(2 pi rho')
+        b = np.sqrt(q - m * m / rp)
+        xf, wf = gauss_hermite(nodes_for_variance(b * b))
         parts = []
         for y in (-1.0, 1.0):
-            nu = y * np.sqrt(rp) * xh
-            omega = (a * nu)[:, None] + b * xf[None, :]
-            wz = keep * (wh[:, None] * wf[None, :])
-            parts.append((y, omega, wz, np.zeros_like(wz)))
-            # derivative part: omega | nu' = 0 ~ N(0, b^2)
+            z0 = self.flip + keep * 0.5 * (1.0 + y * special.erf(m / q * omega / np.sqrt(2.0 * vs)))
+            parts.append((y, omega, w * z0, np.zeros_like(w)))
             parts.append((y, b * xf, np.zeros_like(wf), keep * y * wf / np.sqrt(2 * np.pi * rp)))
-            if self.flip > 0:
-                parts.append((y, np.sqrt(q) * xf, self.flip * wf, np.zeros_like(wf)))
         return _stack(parts)
 
     def moments(self, rho):
@@ -282,8 +282,8 @@ class _Linear(Channel):
     def measure(self, rho, q, m):
         _check_overlaps(rho, q, m, strict=self.noise == 0)
         sd = np.sqrt(max(rho - m * m / q, 0.0) + self.noise)
-        x, w = gauss_hermite(nodes_for_variance(max(q, m * m / q)))
-        x2, w2 = gauss_hermite(nodes_for_variance(sd * sd))
+        x, w = gauss_hermite(nodes_for_variance(4.0 * max(q, m * m / q)))
+        x2, w2 = gauss_hermite(nodes_for_variance(4.0 * sd * sd))
         omega = np.sqrt(q) * x[:, None] + 0 * x2[None, :]
         y = (m / np.sqrt(q)) * x[:, None] + sd * x2[None, :]
         wz = w[:, None] * w2[None, :]
@@ -335,8 +335,9 @@ class _Likelihood(Channel):
     def measure(self, rho, q, m):
         _check_overlaps(rho, q, m)
         vs = rho - m * m / q
-        x, w = gauss_hermite(nodes_for_variance(max(q, m * m / q)))
-        x2, w2 = gauss_hermite(nodes_for_variance(vs))
+        # a likelihood may vary faster than on scale 1 (e.g. a steep logit): rules sized for 4x the variance
+        x, w = gauss_hermite(nodes_for_variance(4.0 * max(q, m * m / q)))
+        x2, w2 = gauss_hermite(nodes_for_variance(4.0 * vs))
         omega = np.sqrt(q) * x[:, None] + 0 * x2[None, :]
         nu = (m / np.sqrt(q)) * x[:, None] + np.sqrt(vs) * x2[None, :]
         ww = w[:, None] * w2[None, :]

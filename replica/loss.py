@@ -261,7 +261,7 @@ def _closed_form_prox(d1: sp.Expr) -> ProxFunction | None:
     return prox
 
 
-def newton_prox(d1, d2, y: np.ndarray, omega: np.ndarray, V: float, guess=None, *, tol: float = 1e-14,
+def newton_prox(d1, d2, y: np.ndarray, omega: np.ndarray, V: float, guess=None, *, tol: float = 1e-13,
                 max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised, bracketed, safeguarded Newton solve of ``(z - omega) + V l'(y, z) = 0``.
 
@@ -269,6 +269,11 @@ def newton_prox(d1, d2, y: np.ndarray, omega: np.ndarray, V: float, guess=None, 
     leave the current bracket are replaced by bisection, so the iteration always converges. Returns the
     prox and ``r = l''/(1 + V l'')`` at it.
     """
+    shape = np.shape(omega)
+    y = np.array(np.broadcast_to(y, shape), dtype=float).ravel()
+    omega = np.array(omega, dtype=float).ravel()
+    if guess is not None:
+        guess = np.ravel(guess) if np.shape(guess) == shape else None
     g0 = d1(y, omega)
     if not np.all(np.isfinite(g0)):
         raise FloatingPointError("loss derivative is not finite at the prox centre")
@@ -276,23 +281,32 @@ def newton_prox(d1, d2, y: np.ndarray, omega: np.ndarray, V: float, guess=None, 
     lo = np.minimum(omega, end)
     hi = np.maximum(omega, end)
     if guess is not None and np.shape(guess) == omega.shape:
-        z = np.clip(guess, lo, hi)
+        z = np.clip(np.array(guess, dtype=float), lo, hi)
     else:
         z = omega - V * g0 / (1.0 + V * d2(y, omega))
         z = np.clip(z, lo, hi)
-    scale = np.maximum(1.0, np.abs(omega) + np.abs(end))
+    eps = np.finfo(float).eps
+    active = np.ones(z.shape, dtype=bool)
+    last_step = hi - lo  # rtsafe safeguard: bisect when Newton steps stop halving
     for _ in range(max_iter):
-        g = (z - omega) + V * d1(y, z)
-        h = 1.0 + V * d2(y, z)
-        lo = np.where(g < 0, z, lo)
-        hi = np.where(g > 0, z, hi)
-        step = g / h
-        z_new = z - step
-        outside = ~((z_new > lo) & (z_new < hi))
-        z_new = np.where(outside, 0.5 * (lo + hi), z_new)
-        done = (np.abs(z_new - z) <= tol * scale) | (g == 0) | (hi - lo <= tol * scale)
-        z = np.where(g == 0, z, z_new)
-        if np.all(done):
+        za, wa, ya = z[active], omega[active], y[active]
+        grad = V * d1(ya, za)
+        g = (za - wa) + grad
+        lo_a = np.where(g < 0, za, lo[active])
+        hi_a = np.where(g > 0, za, hi[active])
+        z_new = za - g / (1.0 + V * d2(ya, za))
+        outside = ~((z_new > lo_a) & (z_new < hi_a)) | (np.abs(z_new - za) > 0.5 * last_step[active])
+        z_new = np.where(outside, 0.5 * (lo_a + hi_a), z_new)
+        last_step[active] = np.abs(z_new - za)
+        scale = np.maximum(1.0, np.abs(za))
+        # converged: Newton step negligible, bracket collapsed, or residual at the rounding level of its terms
+        done = ((np.abs(z_new - za) <= tol * scale) | (hi_a - lo_a <= tol * scale)
+                | (np.abs(g) <= 8 * eps * (np.abs(za - wa) + np.abs(grad) + np.abs(za))))
+        z[active] = np.where(done & ~outside, z_new, np.where(done, za, z_new))
+        lo[active], hi[active] = lo_a, hi_a
+        idx = np.flatnonzero(active)
+        active[idx[done]] = False
+        if not active.any():
             break
     else:
         raise FloatingPointError(f"prox Newton did not converge in {max_iter} iterations")
@@ -300,4 +314,4 @@ def newton_prox(d1, d2, y: np.ndarray, omega: np.ndarray, V: float, guess=None, 
     r = dd / (1.0 + V * dd)
     if not (np.all(np.isfinite(z)) and np.all(np.isfinite(r))):
         raise FloatingPointError("prox produced a non-finite value")
-    return z, r
+    return z.reshape(shape), r.reshape(shape)
