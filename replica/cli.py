@@ -1,5 +1,66 @@
-"""Subcommands of the replica package (filled in by the replica engine)."""
+"""``gaussequiv predict``: replica learning curves from a saved spectrum (argument parsing only)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from replica.channel import Channel
+from replica.curves import learning_curve
+from replica.loss import Loss
+from spectra import Spectrum
+
+__all__ = ["register", "parse_grid"]
 
 
-def register(sub) -> None:  # noqa: D103
-    return None
+def parse_grid(text: str) -> np.ndarray:
+    """``"a:b:n"`` -> ``n`` points from ``a`` to ``b`` (log-spaced with a ``log`` suffix: ``"a:b:n:log"``);
+    otherwise a comma-separated list."""
+    parts = text.split(":")
+    try:
+        if len(parts) in (3, 4):
+            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
+            if len(parts) == 4 and parts[3] != "log":
+                raise ValueError
+            return np.geomspace(a, b, n) if len(parts) == 4 else np.linspace(a, b, n)
+        return np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        raise ValueError(f"cannot read the grid {text!r}: use START:STOP:NUM[:log] or a comma list") from None
+
+
+def _predict(args) -> None:
+    spec = Spectrum.load(args.spectrum)
+    loss = Loss.from_expr(args.loss_expr) if args.loss_expr else Loss.from_name(args.loss)
+    params = {"linear": {"noise": args.noise}, "probit": {"noise": args.noise}, "sign": {"flip": args.flip}}
+    channel = Channel.from_name(args.channel, **params.get(args.channel, {}))
+    curve = learning_curve(spec, loss, channel, parse_grid(args.alphas), args.lam, strict=False)
+    curve.to_csv(args.out)
+    print(f"{len(curve)} points, {int(curve.converged.sum())} converged; wrote {args.out}")
+    for a, e, s in zip(curve.alpha, curve.test_error, curve.status, strict=True):
+        print(f"  alpha = {a:8.4f}  test error = {e:.6f}  [{s}]")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = curve.plot()
+        ax.figure.tight_layout()
+        ax.figure.savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")
+
+
+def register(sub) -> None:
+    """Add the ``predict`` subcommand."""
+    p = sub.add_parser("predict", help="replica learning curve from a saved spectrum (.npz)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--spectrum", required=True, help="Spectrum .npz written by Spectrum.save or `gaussequiv spectrum`")
+    p.add_argument("--loss", default="logistic", help="square, logistic, hinge, huber[:A]")
+    p.add_argument("--loss-expr", default=None, help="a convex loss formula in y and z (overrides --loss)")
+    p.add_argument("--channel", default="sign", choices=["linear", "sign", "probit"])
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance (linear, probit)")
+    p.add_argument("--flip", type=float, default=0.0, help="label-flip probability (sign)")
+    p.add_argument("--alphas", default="0.2:3:8", help="START:STOP:NUM[:log] or a comma list of n/p")
+    p.add_argument("--lam", type=float, default=1e-2, help="ridge penalty")
+    p.add_argument("--out", default="curve.csv", help="CSV output")
+    p.add_argument("--plot", default=None, help="optional PNG of the curve")
+    p.set_defaults(func=_predict)

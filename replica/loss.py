@@ -113,6 +113,18 @@ class Loss:
     def __repr__(self) -> str:
         return f"Loss({self.name}: {sp.sstr(self.expr)})"
 
+    @classmethod
+    def from_name(cls, name: str) -> Loss:
+        """Built-in loss by name: ``square``, ``logistic``, ``hinge``, ``huber`` or ``huber:A`` (threshold A)."""
+        base, _, arg = name.partition(":")
+        table = {"square": cls.square, "logistic": cls.logistic, "hinge": cls.hinge}
+        if base == "huber":
+            return cls.huber(float(arg) if arg else 1.0)
+        if base not in table or arg:
+            raise ValueError(f"unknown loss {name!r}; choose one of square, logistic, hinge, huber[:A], "
+                             "or use Loss.from_expr for a formula")
+        return table[base]()
+
     # ------------------------------------------------------------------ built-ins
     @classmethod
     def square(cls) -> Loss:

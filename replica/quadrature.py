@@ -81,8 +81,8 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     Examples
     --------
     >>> x, w = gauss_hermite(10)
-    >>> float(np.sum(w * x**4))  # E[xi^4] = 3
-    3.0000000000000004
+    >>> round(float(np.sum(w * x**4)), 12)  # E[xi^4] = 3
+    3.0
     """
     if n < 1:
         raise ValueError(f"n (number of nodes) must be >= 1, got {n}")
@@ -101,7 +101,7 @@ def half_gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     Examples
     --------
     >>> x, w = half_gauss_hermite(12)
-    >>> round(float(np.sum(w * x)), 15) == round(1 / np.sqrt(2 * np.pi), 15)  # E[xi 1{xi>0}]
+    >>> bool(abs(np.sum(w * x) - 1 / np.sqrt(2 * np.pi)) < 1e-14)  # E[xi 1{xi > 0}]
     True
     """
     if n < 1:
