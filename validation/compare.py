@@ -41,7 +41,8 @@ class Comparison:
         ``"agree"`` iff every point is complete and ``max_abs_z <= threshold``.
     theory_status, simulation_status : ndarray of str
         Per alpha.
-    lam : float
+    lam : ndarray
+        Penalty of each point.
     seeds : int
     loss, channel, teacher : str
     """
@@ -59,7 +60,7 @@ class Comparison:
     verdict: str
     theory_status: np.ndarray
     simulation_status: np.ndarray
-    lam: float
+    lam: np.ndarray
     seeds: int
     loss: str
     channel: str
@@ -69,13 +70,23 @@ class Comparison:
         """All fields as a plain dictionary."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def is_lambda_path(self) -> bool:
+        """True when the points differ in ``lam`` (a lambda path) rather than in ``alpha``."""
+        return bool(np.unique(self.lam).size > 1)
+
+    def _lam_text(self) -> str:
+        return f"lambda in [{self.lam.min():g}, {self.lam.max():g}]" if self.is_lambda_path else \
+            f"lambda = {self.lam[0]:g}"
+
     def rows(self) -> list[dict]:
-        """The table: one dict per (alpha, quantity)."""
+        """The table: one dict per (point, quantity)."""
         out = []
         for j, qn in enumerate(self.quantities):
             for i, a in enumerate(self.alphas):
-                out.append({"alpha": float(a), "quantity": qn, "theory": float(self.theory[j, i]),
-                            "mean": float(self.mean[j, i]), "se": float(self.se[j, i]), "z": float(self.z[j, i]),
+                out.append({"alpha": float(a), "lam": float(self.lam[i]), "quantity": qn,
+                            "theory": float(self.theory[j, i]), "mean": float(self.mean[j, i]),
+                            "se": float(self.se[j, i]), "z": float(self.z[j, i]),
                             "p_value": float(self.p_value[j, i]), "theory_status": str(self.theory_status[i]),
                             "simulation_status": str(self.simulation_status[i])})
         return out
@@ -91,14 +102,14 @@ class Comparison:
 
     def summary(self) -> str:
         """A short Markdown report: problem, verdict, max |z| and the table."""
-        lines = [f"**{self.loss} loss, {self.channel} channel, lambda = {self.lam:g}, {self.teacher} teacher, "
+        lines = [f"**{self.loss} loss, {self.channel} channel, {self._lam_text()}, {self.teacher} teacher, "
                  f"{self.seeds} seeds**", "",
                  f"Verdict: **{self.verdict}** (max |z| = {self.max_abs_z:.2f}, threshold {self.threshold:g}; "
                  f"Bonferroni family p-value {self.family_p_value:.3g}).", "",
-                 "| alpha | quantity | theory | simulation | SE | z |", "|---|---|---|---|---|---|"]
+                 "| alpha | lambda | quantity | theory | simulation | SE | z |", "|---|---|---|---|---|---|---|"]
         for r in self.rows():
-            lines.append(f"| {r['alpha']:.4g} | {r['quantity']} | {r['theory']:.5g} | {r['mean']:.5g} | "
-                         f"{r['se']:.2g} | {r['z']:+.2f} |")
+            lines.append(f"| {r['alpha']:.4g} | {r['lam']:.4g} | {r['quantity']} | {r['theory']:.5g} | "
+                         f"{r['mean']:.5g} | {r['se']:.2g} | {r['z']:+.2f} |")
         return "\n".join(lines) + "\n"
 
     def plot(self, path: str | os.PathLike | None = None, **kwargs):
@@ -113,7 +124,8 @@ def compare(curve, simulation: SimulationResult, *, quantities=QUANTITIES, thres
     Parameters
     ----------
     curve : replica.Curve
-        Theory on the simulation's alpha grid, at its ``lam``, with the same loss and channel.
+        Theory at the simulation's points (the same alpha and lam per point: :func:`replica.learning_curve`
+        for an alpha sweep, :func:`replica.lambda_path` for a lambda path), same loss and channel.
     simulation : SimulationResult
         With ``seeds >= 2`` (an error bar is needed).
     quantities : sequence of str
@@ -165,9 +177,10 @@ def compare(curve, simulation: SimulationResult, *, quantities=QUANTITIES, thres
         raise ValueError(f"theory and simulation are on different alpha grids ({a_th.tolist()} vs "
                          f"{a_sim.tolist()}); solve the theory on simulation.alphas")
     lams = np.asarray(curve.lam, dtype=float)
-    if not np.allclose(lams, simulation.lam, rtol=rtol, atol=0):
-        raise ValueError(f"theory lam {np.unique(lams).tolist()} differs from the simulation's lam = "
-                         f"{simulation.lam}: different problems")
+    if lams.shape != simulation.lam.shape or not np.allclose(lams, simulation.lam, rtol=rtol, atol=0):
+        raise ValueError(f"theory lam {np.unique(lams).tolist()} differs from the simulation's lam "
+                         f"{np.unique(simulation.lam).tolist()}: different problems (use replica.lambda_path for a "
+                         f"lambda path, replica.learning_curve for an alpha sweep)")
     if curve.loss != simulation.loss:
         raise ValueError(f"theory loss {curve.loss!r} differs from the simulation's {simulation.loss!r}")
     if curve.channel != simulation.channel:
@@ -213,7 +226,7 @@ def compare(curve, simulation: SimulationResult, *, quantities=QUANTITIES, thres
     return Comparison(alphas=a_sim.copy(), quantities=quantities, theory=theory, mean=mean, se=se, z=z,
                       p_value=p_value, family_p_value=family, max_abs_z=max_abs_z, threshold=threshold,
                       verdict=verdict, theory_status=np.asarray(curve.status).copy(),
-                      simulation_status=simulation.status, lam=float(simulation.lam), seeds=simulation.seeds,
+                      simulation_status=simulation.status, lam=np.array(simulation.lam), seeds=simulation.seeds,
                       loss=simulation.loss, channel=simulation.channel, teacher=simulation.teacher)
 
 
@@ -269,9 +282,10 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
     for q in quantities:
         if q not in comparison.quantities:
             raise ValueError(f"quantity {q!r} is not in the comparison {comparison.quantities}")
-    a = comparison.alphas
+    path_in_lam = comparison.is_lambda_path
+    a = comparison.lam if path_in_lam else comparison.alphas
     if logx is None:
-        logx = a.max() / a.min() > 30
+        logx = path_in_lam or bool(a.max() / a.min() > 30)
     fig = Figure(figsize=(5.0, 3.6), constrained_layout=True)  # no pyplot: no global backend state
     ax = fig.subplots()
     colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -279,7 +293,8 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
         j = comparison.quantities.index(q)
         if theory is not None:
             ok = np.asarray(theory.status) == "converged"
-            ax.plot(np.asarray(theory.alpha), np.where(ok, getattr(theory, q), np.nan), "-", color=c, lw=1.5,
+            ax.plot(np.asarray(theory.lam if path_in_lam else theory.alpha), np.where(ok, getattr(theory, q), np.nan),
+                    "-", color=c, lw=1.5,
                     label=f"{_LABELS[q]} (theory)")
         else:
             ax.plot(a, comparison.theory[j], "-", color=c, lw=1.5, label=f"{_LABELS[q]} (theory)")
@@ -299,9 +314,9 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
         ax.xaxis.set_minor_formatter(NullFormatter())
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(r"$\alpha = n/p$")
+    ax.set_xlabel(r"$\lambda$" + f" ($\\alpha$ = {comparison.alphas[0]:g})" if path_in_lam else r"$\alpha = n/p$")
     ax.set_ylabel("error")
-    ax.set_title(f"{comparison.loss}, {comparison.channel}, $\\lambda$ = {comparison.lam:g}: "
+    ax.set_title(f"{comparison.loss}, {comparison.channel}, {comparison._lam_text()}: "
                  f"max |z| = {comparison.max_abs_z:.2f} ({comparison.verdict})", fontsize=9)
     ax.legend(frameon=False, fontsize=7)
     for side in ("top", "right"):

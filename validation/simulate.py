@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
-from validation.fit import design, fit
+from validation.fit import Fit, design, fit, ridge_path
 
 __all__ = ["Covariances", "SimulationResult", "SimulationWarning", "simulate", "sample_labels", "QUANTITIES"]
 
@@ -164,16 +164,18 @@ def sample_labels(channel, nu, seed: SeedLike = None) -> np.ndarray:
 class SimulationResult:
     """Per-seed measurements of ERM on generator samples, with means and standard errors over seeds.
 
-    Arrays of measurements have shape ``(len(alphas), seeds)``. :meth:`mean` and :meth:`se` are NaN at a
+    Arrays of measurements have shape ``(points, seeds)``: one point per alpha (an alpha sweep) or per lam (a
+    lambda path, all points of a seed fitted on the same training set). :meth:`mean` and :meth:`se` are NaN at a
     point where any seed's fit did not converge (``status[i] == "not_converged"``): such a point is
     flagged, never reported as a number.
 
     Attributes
     ----------
     alphas : ndarray
-        Nominal ``alpha = n/p``; ``n = round(alpha p)`` samples were used (see ``n``).
+        Nominal ``alpha = n/p`` of each point; ``n = round(alpha p)`` samples were used (see ``n``).
     n : ndarray of int
-    lam : float
+    lam : ndarray
+        Penalty of each point (constant along an alpha sweep; the swept variable of a lambda path).
     p, k : int
         Features and latent dimension (``gamma = k/p``).
     n_test : int
@@ -196,7 +198,7 @@ class SimulationResult:
 
     alphas: np.ndarray
     n: np.ndarray
-    lam: float
+    lam: np.ndarray
     p: int
     k: int
     n_test: int
@@ -255,14 +257,14 @@ class SimulationResult:
                         w.writerow([repr(float(a)), int(self.n[i]), s,
                                     *(repr(float(getattr(self, q)[i, s])) for q in QUANTITIES),
                                     repr(float(self.certificate[i, s])), bool(self.converged[i, s]),
-                                    repr(self.lam), self.loss, self.channel])
+                                    repr(float(self.lam[i])), self.loss, self.channel])
                 return
             cols = [c for q in QUANTITIES for c in (q, f"{q}_se")]
             w.writerow(["alpha", "n", *cols, "status", "seeds", "lam", "loss", "channel"])
             stats = {q: (self.mean(q), self.se(q)) for q in QUANTITIES}
             for i, a in enumerate(self.alphas):
                 vals = [repr(float(v[i])) for q in QUANTITIES for v in stats[q]]
-                w.writerow([repr(float(a)), int(self.n[i]), *vals, self.status[i], self.seeds, repr(self.lam),
+                w.writerow([repr(float(a)), int(self.n[i]), *vals, self.status[i], self.seeds, repr(float(self.lam[i])),
                             self.loss, self.channel])
 
     def save(self, path: str | os.PathLike) -> None:
@@ -309,6 +311,20 @@ def _draw(generator, features, mean_v, teacher_theta, n, rng, batch_size):
     return np.concatenate(vs), np.concatenate(nus)
 
 
+def _fits(loss, X, y, lams, w0, tol):
+    """Fits at each lam on one training set: one eigendecomposition for the square loss, otherwise warm
+    starts along the path."""
+    if getattr(loss, "is_square", False) and len(lams) > 1:
+        W, method = ridge_path(X, y, lams)
+        return [Fit(w, True, 0.0, 0, method) for w in W]
+    out = []
+    for lam in lams:
+        res = fit(loss, X, y, float(lam), w0=w0, tol=tol)
+        w0 = res.w
+        out.append(res)
+    return out
+
+
 def _check_alphas(alphas) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(alphas, dtype=float))
     if arr.ndim != 1 or arr.size == 0:
@@ -326,7 +342,7 @@ def _int(name, value, minimum):
     return int(value)
 
 
-def simulate(generator, features, teacher, channel, loss, lam: float, alphas, *, covariances, p: int | None = None,
+def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covariances, p: int | None = None,
              n_test: int = 10_000, seeds: int = 5, seed: SeedLike = 0, tol: float = 1e-7,
              batch_size: int = 2000, progress: bool | None = None) -> SimulationResult:
     r"""Train on fresh generator samples and measure what the replica theory predicts.
@@ -348,10 +364,14 @@ def simulate(generator, features, teacher, channel, loss, lam: float, alphas, *,
         Labels ``y ~ P0(.|nu)``, noise included.
     loss : replica.Loss
         Square (closed form), hinge (dual) or any smooth convex loss (L-BFGS).
-    lam : float
-        Penalty (> 0; ``0`` only for the square loss: minimum-norm least squares).
-    alphas : sequence of float
-        ``n/p > 0``; ``n = round(alpha p)`` (at least 1).
+    lam : float or sequence of float
+        Penalty (> 0; ``0`` only for the square loss: minimum-norm least squares). A sequence with a scalar
+        ``alphas`` simulates a lambda path (compare with :func:`replica.lambda_path`): each seed draws one
+        training set and fits every ``lam`` on it, the square loss from one eigendecomposition
+        (:func:`validation.fit.ridge_path`), other losses warm-started along the path.
+    alphas : float or sequence of float
+        ``n/p > 0``; ``n = round(alpha p)`` (at least 1). A sequence with a scalar ``lam`` is an alpha sweep
+        (compare with :func:`replica.learning_curve`), warm-started along alpha within each seed.
     covariances : spectra.CovarianceEstimate or Covariances
         The ``omega``, ``phi`` and ``mean_v`` the theory used: features are centred with ``mean_v`` and
         ``q``, ``m`` are measured with ``omega`` and ``phi``.
@@ -439,16 +459,30 @@ def simulate(generator, features, teacher, channel, loss, lam: float, alphas, *,
     sampler = _label_sampler(channel)
     if not hasattr(loss, "derivative") or not hasattr(loss, "expr"):
         raise TypeError(f"loss must be a replica.Loss, got {type(loss).__name__}")
-    lam = float(lam)
-    if not np.isfinite(lam) or lam < 0 or (lam == 0 and not getattr(loss, "is_square", False)):
-        raise ValueError(f"lam must be finite and > 0 (lam = 0 only for the square loss), got {lam}")
+    lam_path = np.ndim(lam) > 0
+    if lam_path and np.ndim(alphas) > 0 and np.size(alphas) != 1:
+        raise ValueError("give either a sequence of alphas with a scalar lam (an alpha sweep) or a sequence of lam "
+                         "with a scalar alpha (a lambda path), not both")
+    lams = np.atleast_1d(np.asarray(lam, dtype=float))
+    if lams.ndim != 1 or lams.size == 0:
+        raise ValueError("lam must be a float or a non-empty 1-d sequence")
+    if not np.all(np.isfinite(lams)) or np.any(lams < 0) or (np.any(lams == 0) and not getattr(loss, "is_square",
+                                                                                                 False)):
+        raise ValueError(f"lam must be finite and > 0 (lam = 0 only for the square loss), got {lams.tolist()}")
     alphas = _check_alphas(alphas)
+    if lam_path:
+        alphas = np.full(lams.size, alphas[0])
+    else:
+        lams = np.full(alphas.size, lams[0])
     n_test = _int("n_test", n_test, 1)
     seeds = _int("seeds", seeds, 1)
     batch_size = _int("batch_size", batch_size, 1)
     ns = np.maximum(1, np.rint(alphas * p)).astype(int)
     classification = bool(channel.is_classification)
 
+    # points sharing an alpha share a training set (a lambda path); groups in order of first appearance
+    firsts = sorted(np.unique(alphas, return_index=True)[1])
+    groups = [np.flatnonzero(alphas == alphas[f]) for f in firsts]
     shape = (alphas.size, seeds)
     out = {q: np.full(shape, np.nan) for q in QUANTITIES}
     certificate = np.full(shape, np.nan)
@@ -459,7 +493,7 @@ def simulate(generator, features, teacher, channel, loss, lam: float, alphas, *,
                leave=False)
     with bar:
         for s, child in enumerate(children):
-            s_teacher, s_test, *s_train = child.spawn(2 + alphas.size)
+            s_teacher, s_test, *s_train = child.spawn(2 + len(groups))
             theta = (np.random.default_rng(s_teacher).standard_normal(D) if fixed_theta is None else fixed_theta)
             rhos[s] = float(theta @ theta) / D
             phi_theta = phi @ theta / np.sqrt(p * D)
@@ -468,37 +502,38 @@ def simulate(generator, features, teacher, channel, loss, lam: float, alphas, *,
             y_test = sampler(channel, nu_test, rng_test)
             X_test = design(v_test, p)
             w_prev = None
-            for i, n in enumerate(ns):
-                rng = np.random.default_rng(s_train[i])
-                v, nu = _draw(generator, features, mean_v, theta, int(n), rng, batch_size)
+            for g, idx in enumerate(groups):
+                # one training set per distinct alpha; every lam of that alpha is fitted on it
+                rng = np.random.default_rng(s_train[g])
+                v, nu = _draw(generator, features, mean_v, theta, int(ns[idx[0]]), rng, batch_size)
                 y = sampler(channel, nu, rng)
                 X = design(v, p)
-                res = fit(loss, X, y, lam, w0=w_prev, tol=tol)
-                w = res.w
-                w_prev = w
-                h = X @ w
-                h_test = X_test @ w
-                out["train_loss"][i, s] = float(np.mean(loss(y, h)))
-                if classification:
-                    out["train_error"][i, s] = float(np.mean(_sign(h) != y))
-                    out["test_error"][i, s] = float(np.mean(_sign(h_test) != _sign(nu_test)))
-                    out["test_error_noisy"][i, s] = float(np.mean(_sign(h_test) != y_test))
-                else:
-                    out["train_error"][i, s] = float(np.mean((y - h) ** 2))
-                    out["test_error"][i, s] = float(np.mean((nu_test - h_test) ** 2))
-                    out["test_error_noisy"][i, s] = float(np.mean((y_test - h_test) ** 2))
-                out["q"][i, s] = float(w @ omega @ w) / p
-                out["m"][i, s] = float(w @ phi_theta)
-                certificate[i, s] = res.certificate
-                converged[i, s] = res.converged
-                if not res.converged:
-                    warnings.warn(f"{res.method} fit at alpha = {alphas[i]:g}, seed {s} did not converge "
-                                  f"(certificate {res.certificate:.3g} > tol {tol:g}); the point is flagged "
-                                  f"'not_converged'", SimulationWarning, stacklevel=2)
-                bar.update(1)
-    for arr in (*out.values(), certificate, converged, rhos, alphas, ns):
+                for i, res in zip(idx, _fits(loss, X, y, lams[idx], w_prev, tol), strict=True):
+                    w = res.w
+                    w_prev = w
+                    h = X @ w
+                    h_test = X_test @ w
+                    out["train_loss"][i, s] = float(np.mean(loss(y, h)))
+                    if classification:
+                        out["train_error"][i, s] = float(np.mean(_sign(h) != y))
+                        out["test_error"][i, s] = float(np.mean(_sign(h_test) != _sign(nu_test)))
+                        out["test_error_noisy"][i, s] = float(np.mean(_sign(h_test) != y_test))
+                    else:
+                        out["train_error"][i, s] = float(np.mean((y - h) ** 2))
+                        out["test_error"][i, s] = float(np.mean((nu_test - h_test) ** 2))
+                        out["test_error_noisy"][i, s] = float(np.mean((y_test - h_test) ** 2))
+                    out["q"][i, s] = float(w @ omega @ w) / p
+                    out["m"][i, s] = float(w @ phi_theta)
+                    certificate[i, s] = res.certificate
+                    converged[i, s] = res.converged
+                    if not res.converged:
+                        warnings.warn(f"{res.method} fit at alpha = {alphas[i]:g}, lam = {lams[i]:g}, seed {s} did "
+                                      f"not converge (certificate {res.certificate:.3g} > tol {tol:g}); the point "
+                                      f"is flagged 'not_converged'", SimulationWarning, stacklevel=2)
+                    bar.update(1)
+    for arr in (*out.values(), certificate, converged, rhos, alphas, ns, lams):
         arr.setflags(write=False)
-    return SimulationResult(alphas=alphas, n=ns, lam=lam, p=p, k=D, n_test=n_test, seeds=seeds, loss=loss.name,
+    return SimulationResult(alphas=alphas, n=ns, lam=lams, p=p, k=D, n_test=n_test, seeds=seeds, loss=loss.name,
                             channel=channel.name, teacher="averaged" if fixed_theta is None else "fixed", rho=rhos,
                             **out, certificate=certificate, converged=converged,
                             generator=str(getattr(generator, "name", type(generator).__name__)),

@@ -88,3 +88,20 @@ def test_averaged_teacher(problem):
     cmp = compare(curve, sim, spectrum=spec)
     print(cmp.summary())
     assert cmp.verdict == "agree", cmp.summary()
+
+
+@pytest.mark.parametrize("loss,channel,lams,alpha", [
+    (Loss.square(), Channel.linear(0.1), [1e-3, 1e-2, 1e-1, 1.0], 1.5),   # one eigendecomposition per seed
+    (Loss.logistic(), Channel.sign(), [1.0, 0.1, 0.01], 2.0),              # warm starts along lam
+])
+def test_lambda_path(problem, loss, channel, lams, alpha):
+    """Reference: simulation (20 seeds; one training set per seed for the whole path) against
+    replica.lambda_path; every quantity within 3 SE."""
+    gen, fmap, est, teacher, spec = problem
+    curve = replica.lambda_path(spec, loss, channel, alpha, lams)
+    sim = simulate(gen, fmap, teacher, channel, loss, lams, alpha, covariances=est, n_test=4000, seeds=20, seed=6)
+    cmp = compare(curve, sim, spectrum=spec)
+    print(cmp.summary())
+    assert cmp.is_lambda_path and cmp.verdict == "agree", cmp.summary()
+    with pytest.raises(ValueError, match="lam"):
+        compare(replica.learning_curve(spec, loss, channel, [alpha] * len(lams), lams[0]), sim)
