@@ -190,3 +190,31 @@ def test_bad_losses():
         Loss.from_expr(3.0)
     with pytest.raises(ValueError, match="Huber"):
         Loss.huber(-1.0)
+
+
+def test_sweeps_equal_pointwise_solves():
+    """learning_curve and lambda_path (warm-started) return the same points as independent cold solves."""
+    from replica import lambda_path, learning_curve
+
+    spec = _random_spectrum(5)
+    alphas = [0.3, 1.0, 3.0]
+    curve = learning_curve(spec, Loss.logistic(), Channel.sign(0.05), alphas, 0.02, progress=False)
+    for a, e in zip(alphas, curve.test_error, strict=True):
+        assert e == pytest.approx(solve(spec, Loss.logistic(), Channel.sign(0.05), a, 0.02).test_error, rel=1e-8)
+    path = lambda_path(spec, Loss.square(), Channel.linear(0.3), 1.5, [1.0, 0.1, 0.01, 0.0], progress=False)
+    assert path.all_converged and path.status.size == 4
+    for lam, e in zip(path.lam, path.test_error, strict=True):
+        assert e == pytest.approx(solve_square(spec, Channel.linear(0.3), 1.5, lam).test_error, rel=1e-8)
+
+
+def test_optimal_lambda_of_ridge_is_bayes():
+    """Closed form: on isotropic data with a Gaussian teacher of variance rho per direction and noise Delta, the
+    optimal ridge penalty in this scaling is lam* = Delta/rho at every alpha (posterior mean = ridge)."""
+    from replica import optimal_lambda
+
+    spec = Spectrum.isotropic(100, rho=2.0)
+    for alpha in (0.5, 3.0):
+        sol = optimal_lambda(spec, Loss.square(), Channel.linear(0.6), alpha, xatol=1e-6)
+        assert sol.lam == pytest.approx(0.3, rel=1e-3)
+    with pytest.raises(ValueError, match="bound"):
+        optimal_lambda(spec, Loss.square(), Channel.linear(0.6), 1.0, bounds=(1.0, 10.0))
