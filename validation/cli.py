@@ -10,7 +10,8 @@ alpha grid with a fixed random teacher, simulates, and writes ``theory.csv``, ``
 ``simulation_per_seed.csv``, ``comparison.csv``, ``comparison.png`` and ``summary.md`` to ``--out``.
 Generator and feature specs are those of ``gaussequiv spectrum``. Losses: ``square``, ``logistic``,
 ``hinge``, ``huber[:A]``. Channels: ``sign``, ``sign:FLIP``, ``probit:NOISE``, ``linear``, ``linear:NOISE``.
-Alphas: ``START:STOP:NUM`` (linear grid) or a comma list.
+Alphas: ``START:STOP:NUM`` (linear grid) or a comma list. A lambda path: ``--lam START:STOP:NUM`` (a
+geometric grid) or a comma list, with a single ``--alphas`` value.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ def parse_alphas(text: str) -> np.ndarray:
         return np.array([float(t) for t in text.split(",")])
     except ValueError:
         raise ValueError(f"--alphas: expected START:STOP:NUM or a comma list, got {text!r}") from None
+
+
+def parse_lams(text: str) -> np.ndarray:
+    """A float, ``START:STOP:NUM`` (``numpy.geomspace``) or ``a,b,c``."""
+    try:
+        if ":" in text:
+            start, stop, num = text.split(":")
+            return np.geomspace(float(start), float(stop), int(num))
+        return np.array([float(t) for t in text.split(",")])
+    except ValueError:
+        raise ValueError(f"--lam: expected a number, START:STOP:NUM or a comma list, got {text!r}") from None
 
 
 def parse_loss(text: str):
@@ -65,16 +77,20 @@ def parse_channel(text: str):
 
 
 def _theory_curve(spec, loss, channel, alphas, lam, progress):
-    """The replica curve; points whose warm start fails are re-solved cold, one at a time (a failed point
-    keeps its non-converged status and is reported as incomplete, never dropped)."""
+    """The replica curve (alpha sweep or lambda path); if a warm start fails the points are re-solved cold,
+    one at a time (a failed point keeps its non-converged status and is reported as incomplete)."""
     import replica
 
+    path = np.ndim(lam) > 0
     try:
+        if path:
+            return replica.lambda_path(spec, loss, channel, float(alphas[0]), lam, strict=False, progress=progress)
         return replica.learning_curve(spec, loss, channel, alphas, lam, strict=False, progress=progress)
     except (ValueError, replica.ConvergenceError):
-        # replica.learning_curve re-raises a ValueError of a warm start outside the valid domain
-        return replica.Curve.from_solutions([replica.solve(spec, loss, channel, a, lam, strict=False)
-                                             for a in alphas])
+        # replica's sweeps re-raise a ValueError of a warm start outside the valid domain
+        points = [(float(alphas[0]), lm) for lm in lam] if path else [(a, lam) for a in alphas]
+        return replica.Curve.from_solutions([replica.solve(spec, loss, channel, a, lm, strict=False)
+                                             for a, lm in points])
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -87,6 +103,10 @@ def _run(args: argparse.Namespace) -> None:
 
     loss, channel = parse_loss(args.loss), parse_channel(args.channel)
     alphas = parse_alphas(args.alphas)
+    lams = parse_lams(args.lam)
+    if lams.size > 1 and alphas.size > 1:
+        raise ValueError("--lam with several values (a lambda path) needs a single --alphas value")
+    lam = lams if lams.size > 1 else float(lams[0])
     if args.seeds < 2:
         raise ValueError(f"--seeds must be >= 2 for error bars, got {args.seeds}")
     out = Path(args.out)
@@ -105,8 +125,9 @@ def _run(args: argparse.Namespace) -> None:
     # label sign(nu) one of the generator's units, where Gaussian equivalence fails.
     teacher = LinearTeacher.random(gen.latent_dim, seed=np.random.SeedSequence([args.teacher_seed, 7]))
     spec = Spectrum.from_estimate(est, teacher.theta)
-    curve = _theory_curve(spec, loss, channel, alphas, args.lam, progress=not args.no_progress)
-    sim = simulate(gen, fmap, teacher, channel, loss, args.lam, alphas, covariances=est, n_test=args.n_test,
+    curve = _theory_curve(spec, loss, channel, alphas, lam, progress=not args.no_progress)
+    sim = simulate(gen, fmap, teacher, channel, loss, lam, alphas if np.ndim(lam) == 0 else float(alphas[0]),
+                   covariances=est, n_test=args.n_test,
                    seeds=args.seeds, seed=np.random.SeedSequence([args.seed, 2]), progress=not args.no_progress)
     cmp = compare(curve, sim, spectrum=spec, threshold=args.threshold)
     curve.to_csv(out / "theory.csv")
@@ -131,7 +152,8 @@ def register(subparsers) -> None:
     p.add_argument("--features", default="identity", help="feature spec (default identity)")
     p.add_argument("--loss", default="logistic", help="square, logistic, hinge or huber[:A] (default logistic)")
     p.add_argument("--channel", default="sign", help="sign[:FLIP], probit:NOISE or linear[:NOISE] (default sign)")
-    p.add_argument("--lam", type=float, default=1e-2, help="ridge penalty (default 1e-2)")
+    p.add_argument("--lam", default="1e-2",
+                   help="ridge penalty (default 1e-2), or START:STOP:NUM / a comma list for a lambda path")
     p.add_argument("--alphas", default="0.2:3:8", help="START:STOP:NUM or a comma list (default 0.2:3:8)")
     p.add_argument("--seeds", type=int, default=5, help="independent repetitions (>= 2; default 5)")
     p.add_argument("--n-test", type=int, default=10_000, help="fresh test samples per seed (default 1e4)")

@@ -310,8 +310,9 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
         from matplotlib.ticker import NullFormatter, ScalarFormatter
 
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        if not path_in_lam:  # alpha grids span little: plain numbers; lambda paths keep powers of ten
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(r"$\lambda$" + f" ($\\alpha$ = {comparison.alphas[0]:g})" if path_in_lam else r"$\alpha = n/p$")

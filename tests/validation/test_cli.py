@@ -18,6 +18,18 @@ def test_validate_cli(tmp_path, monkeypatch):
     assert "Verdict" in (out / "summary.md").read_text()
 
 
+def test_validate_cli_lambda_path(tmp_path, monkeypatch):
+    """Reference: a lambda path end to end; the comparison table has one row per lam and quantity."""
+    monkeypatch.setenv("GAUSSEQUIV_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "path"
+    code = main(["validate", "--generator", "single-sign:30x60", "--features", "identity", "--loss", "square",
+                 "--channel", "linear:0.1", "--lam", "1e-2:1:3", "--alphas", "1.5", "--seeds", "3",
+                 "--samples", "5000", "--n-test", "500", "--out", str(out), "--no-progress"])
+    assert code == 0
+    assert len((out / "comparison.csv").read_text().splitlines()) == 1 + 3 * 6
+    assert main(["validate", "--lam", "1e-2:1:3", "--alphas", "1:2:3", "--out", str(out)]) == 2
+
+
 def test_validate_cli_bad_input(tmp_path, capsys):
     """Reference: bad options end with exit code 2 and a message naming the option."""
     assert main(["validate", "--loss", "cubic", "--out", str(tmp_path)]) == 2
