@@ -1,0 +1,149 @@
+"""Plumbing shared by the figure modules: command line, seeds, CSV, figures and the optional face generator.
+
+No formulas live here (architecture.md): every number a figure shows comes from :mod:`spectra`,
+:mod:`replica`, :mod:`dynamics` or :mod:`validation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FACE_SKIP_MESSAGE", "child_seeds", "int_seed", "face_generator", "figure", "main", "save", "write_csv"]
+
+#: Printed (and written to the CSV notes) when the optional face generator is not installed.
+FACE_SKIP_MESSAGE = ("face-dcgan (N = 3072) skipped: the optional face generator is not installed "
+                     "(`make faces` installs it)")
+
+
+def child_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """``n`` independent child streams of ``seed`` (``numpy.random.SeedSequence.spawn``).
+
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence
+        Root seed of a figure.
+    n : int
+        Number of children.
+
+    Returns
+    -------
+    list of numpy.random.SeedSequence
+    """
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    return root.spawn(n)
+
+
+def int_seed(seq: np.random.SeedSequence) -> int:
+    """A plain int drawn from a child stream, for APIs that key a cache on an int seed
+    (:func:`spectra.estimate_covariances` with ``cache=True``)."""
+    return int(seq.generate_state(1)[0])
+
+
+def face_generator():
+    """The paper-scale face generator (N = 3072), or None when the optional package is not installed.
+
+    Returns
+    -------
+    spectra.generators.Generator or None
+    """
+    from spectra.generators import pretrained
+
+    try:
+        return pretrained("face-dcgan")
+    except (ImportError, FileNotFoundError, OSError, ModuleNotFoundError):
+        return None
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping]) -> Path:
+    """Write a list of flat dictionaries as CSV (floats with ``repr``, so they round-trip exactly).
+
+    Parameters
+    ----------
+    path : path
+    rows : iterable of mapping
+        All rows share the keys of the first one.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"no rows to write to {path}")
+    path = Path(path)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (repr(float(v)) if isinstance(v, float | np.floating) else v) for k, v in r.items()})
+    return path
+
+
+def figure(nrows: int, ncols: int, *, width: float = 4.2, height: float = 3.4):
+    """A matplotlib Figure with a grid of axes, made without pyplot (no global backend state).
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Grid of panels.
+    width, height : float
+        Size of one panel in inches.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, ndarray of Axes)
+        The axes array always has shape ``(nrows, ncols)``.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, height * nrows), constrained_layout=True)
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
+    for ax in axes.flat:
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return fig, axes
+
+
+def save(fig, path: str | os.PathLike, dpi: int = 130) -> Path:
+    """Save a figure (format from the extension) and return the path."""
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def main(description: str, run: Callable[..., object], argv: list[str] | None = None) -> object:
+    """Command line of a figure module: ``python -m paper_figures.NAME [--quick] [--out DIR] [--seed S]``.
+
+    Parameters
+    ----------
+    description : str
+        Help text (the module docstring).
+    run : callable
+        ``run(out=..., quick=..., seed=..., progress=...)`` of the figure.
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    object
+        Whatever ``run`` returns.
+    """
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (the variant the test suite runs)")
+    ap.add_argument("--out", default="figures", help="output directory (default: figures)")
+    ap.add_argument("--seed", type=int, default=0, help="root seed of every random draw (default 0)")
+    ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    res = run(out=out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    print(f"done in {time.perf_counter() - t0:.1f} s; outputs in {out}/")
+    return res
