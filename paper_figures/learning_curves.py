@@ -11,8 +11,11 @@ of its centred output:
 The teacher is a fixed ``theta ~ N(0, I_D)`` on the latent. Theory: :func:`replica.learning_curve` on
 ``Spectrum.from_estimate`` of a cached :func:`spectra.estimate_covariances` (lines). Simulation:
 :func:`validation.simulate` on fresh generator samples (points, ±1 SE over seeds). Agreement:
-:func:`validation.compare` on the plotted quantities (test and train error), verdict ``agree`` iff every
-point converged and ``max |z| <= 3``. With the optional face generator the full run repeats the random-
+:func:`validation.compare` on the plotted quantities (test and train error): ``z = (simulation -
+theory)/SE`` per point. A panel agrees iff every point converged and the Bonferroni family p-value of its
+largest ``|z|`` (Student t with ``seeds - 1`` degrees of freedom, :attr:`validation.Comparison.family_p_value`)
+is at least 1%: with a few seeds, a fixed "3 SE" cut on the largest of 8 z-scores would reject exact
+theory by chance in a fifth of the panels. With the optional face generator the full run repeats the random-
 and learned-feature panels at ``N = 3072``.
 """
 
@@ -34,13 +37,19 @@ from paper_figures._common import (
     write_csv,
 )
 
-__all__ = ["LAM", "QUANTITIES", "THRESHOLD", "Panel", "run"]
+__all__ = ["FAMILY_LEVEL", "FIT_TOL", "LAM", "QUANTITIES", "THRESHOLD", "Panel", "run"]
 
 LAM = 1e-2
 #: The quantities the figure plots and compares.
 QUANTITIES = ("test_error", "train_error")
 #: Largest accepted |z| (theory vs simulation, in standard errors of the simulation mean).
 THRESHOLD = 3.0
+#: Certified relative weight error of the logistic fits (validation.fit). The default 1e-7 is not reached
+#: by L-BFGS + Newton-CG on these features at lambda = 0.01 (certificates 1.03e-7 to 1.7e-7 observed); 1e-6
+#: is a weight accuracy far below the error bars compared here.
+FIT_TOL = 1e-6
+#: A panel agrees iff complete and its Bonferroni family p-value is at least this.
+FAMILY_LEVEL = 0.01
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class Panel:
     comparison : validation.Comparison
         Theory at the simulated alphas against the simulation.
     simulation : validation.SimulationResult
+    agree : bool
+        Every point complete and ``comparison.family_p_value >= FAMILY_LEVEL``.
     """
 
     generator: str
@@ -65,6 +76,7 @@ class Panel:
     theory: object
     comparison: object
     simulation: object
+    agree: bool
 
 
 def _settings(quick: bool) -> dict:
@@ -112,14 +124,20 @@ def _panels_for(gen_name, gen, cfg, seed, progress) -> list[Panel]:
         spec = Spectrum.from_estimate(est, teacher.theta)
         for (task, (loss, channel)), s_t in zip(_tasks().items(), s_s.spawn(2), strict=True):
             sim = simulate(gen, fmap, teacher, channel, loss, LAM, cfg["alphas"], covariances=est,
-                           n_test=cfg["n_test"], seeds=cfg["seeds"], seed=s_t, progress=progress)
+                           n_test=cfg["n_test"], seeds=cfg["seeds"], seed=s_t, tol=FIT_TOL, progress=progress)
             pts = _theory(spec, loss, channel, cfg["alphas"])
             cmp = compare(pts, sim, quantities=QUANTITIES, threshold=THRESHOLD, spectrum=spec)
+            complete = bool(np.all(np.isfinite(cmp.z)))
+            agree = complete and cmp.family_p_value >= FAMILY_LEVEL
             panels.append(Panel(generator=gen_name, features=fname, task=task, p=cfg["p"],
-                                theory=_theory(spec, loss, channel, dense), comparison=cmp, simulation=sim))
-            print(f"{gen_name}, {fname} (p = {cfg['p']}, covariances from {est.n} samples), {task} "
-                  f"({loss.name if hasattr(loss, 'name') else task}): {cmp.verdict}, max |z| = {cmp.max_abs_z:.2f} "
-                  f"over {np.isfinite(cmp.z).sum()} points (threshold {THRESHOLD:g})")
+                                theory=_theory(spec, loss, channel, dense), comparison=cmp, simulation=sim,
+                                agree=agree))
+            print(f"{gen_name}, {fname} (p = {cfg['p']}, covariances from {est.n} samples), {task}: "
+                  f"max |z| = {cmp.max_abs_z:.2f} over {np.isfinite(cmp.z).sum()} of {cmp.z.size} points, family "
+                  f"p-value {cmp.family_p_value:.3g}; {'agree' if agree else 'DISAGREE' if complete else 'INCOMPLETE'}")
+            for j, q in enumerate(QUANTITIES):
+                print(f"    {q:12s} " + "  ".join(f"a={a:g}: {cmp.theory[j, i]:.4f} vs {cmp.mean[j, i]:.4f}"
+                                                  f"±{cmp.se[j, i]:.4f}" for i, a in enumerate(cmp.alphas)))
     return panels
 
 
@@ -157,8 +175,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         if face is None:
             print(FACE_SKIP_MESSAGE)
         else:
-            face_cfg = {**cfg, "seeds": 5, "n_test": 2_000, "cov_samples": 40_000, "n_learn": 2_000,
-                        "alphas": np.round(np.geomspace(0.2, 5.0, 6), 4)}
+            face_cfg = {**cfg, "seeds": 4, "n_test": 1_000, "cov_samples": 30_000, "n_learn": 2_000,
+                        "mean_samples": 5_000, "alphas": np.round(np.geomspace(0.2, 5.0, 5), 4)}
             panels += _panels_for("face-dcgan", face, face_cfg, s_face, progress)
 
     rows = []
@@ -184,8 +202,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
                         capsize=2, label=f"{q.replace('_', ' ')} (simulation)")
         ax.set_xscale("log")
         ax.set(xlabel=r"$\alpha = n/p$", ylabel="MSE (no 1/2)" if pnl.task == "ridge" else "0/1 error")
-        ax.set_title(f"{pnl.generator}, {pnl.features}\n{pnl.task}, p = {pnl.p}: max |z| = {cmp.max_abs_z:.2f}",
-                     fontsize=8)
+        ax.set_title(f"{pnl.generator}, {pnl.features}\n{pnl.task}, p = {pnl.p}: max |z| = {cmp.max_abs_z:.2f}, "
+                     f"family p = {cmp.family_p_value:.2g}", fontsize=8)
         ax.legend(frameon=False, fontsize=6)
     fig.suptitle(f"learning curves, lambda = {LAM:g}: replica theory (lines) vs simulation (±1 SE)", fontsize=9)
     png = save(fig, out / "learning_curves.png")

@@ -73,7 +73,7 @@ def _settings(quick: bool) -> dict:
                                 floor_repeats=4)}
     return {"sign": dict(sizes=(25, 50, 100, 200, 400, 800, 1600), n_samples=40_000, n_directions=200,
                          floor_repeats=6),
-            "fashion": dict(sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512), n_samples=10_000, n_reference=40_000,
+            "fashion": dict(sizes=(2, 8, 32, 128, 512), n_samples=10_000, n_reference=20_000,
                             n_directions=200, floor_repeats=6)}
 
 
