@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench lint clean faces
+.PHONY: demo test test-slow bench lint clean faces figures
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-slow: $(STAMP)
 # Optional paper-scale face generator (weights trained on a non-commercial-licence dataset; see spectra/faces.py).
 faces: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps gan-face-generate==1.1.1
+
+# The paper's figures (PNG + CSV + agreement statistics) into figures/; face-dcgan parts run if `make faces` was done.
+figures: $(STAMP)
+	for m in local_fields online_sgd learning_curves spectra; do $(PY) -m paper_figures.$$m --out figures || exit 1; done
 
 bench: $(STAMP)
 	for f in benchmarks/*_bench.py; do $(PY) $$f || exit 1; done
