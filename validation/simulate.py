@@ -343,7 +343,7 @@ def _int(name, value, minimum):
 
 
 def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covariances, p: int | None = None,
-             n_test: int = 10_000, seeds: int = 5, seed: SeedLike = 0, tol: float = 1e-7,
+             n_test: int = 10_000, seeds: int = 5, seed: SeedLike = 0, tol: float = 1e-6,
              batch_size: int = 2000, progress: bool | None = None) -> SimulationResult:
     r"""Train on fresh generator samples and measure what the replica theory predicts.
 

@@ -80,7 +80,8 @@ def test_hinge_equals_sklearn_linearsvc():
     _, X, y = _data(200, 10, seed=5)
     lam = 0.5
     ours = fit_hinge(X, y, lam)
-    ref = svm.LinearSVC(C=1 / lam, loss="hinge", fit_intercept=False, tol=1e-12, max_iter=1_000_000).fit(X, y)
+    ref = svm.LinearSVC(C=1 / lam, loss="hinge", fit_intercept=False, tol=1e-12, max_iter=1_000_000,
+                        random_state=0).fit(X, y)
     assert ours.converged and ours.certificate < 1e-12
     np.testing.assert_allclose(ours.w, ref.coef_[0], atol=1e-8)
 
