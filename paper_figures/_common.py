@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FACE_SKIP_MESSAGE", "child_seeds", "int_seed", "face_generator", "figure", "main", "save", "write_csv"]
+__all__ = ["FACE_SKIP_MESSAGE", "child_seeds", "int_seed", "face_generator", "figure", "log_axis", "main", "save",
+           "write_csv"]
 
 #: Printed (and written to the CSV notes) when the optional face generator is not installed.
 FACE_SKIP_MESSAGE = ("face-dcgan (N = 3072) skipped: the optional face generator is not installed "
@@ -109,6 +110,25 @@ def figure(nrows: int, ncols: int, *, width: float = 4.2, height: float = 3.4):
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     return fig, axes
+
+
+def log_axis(ax, which: str = "x", plain: bool = True) -> None:
+    """Log scale on ``which`` ("x" or "y") of ``ax``; with ``plain``, major ticks as plain numbers and no
+    minor tick labels (which overlap on short ranges).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    which : {"x", "y"}
+    plain : bool
+    """
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    if plain:
+        axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def save(fig, path: str | os.PathLike, dpi: int = 130) -> Path:

@@ -32,6 +32,7 @@ from paper_figures._common import (
     face_generator,
     figure,
     int_seed,
+    log_axis,
     main,
     save,
     write_csv,
@@ -200,7 +201,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
                     label=f"{q.replace('_', ' ')} (theory)")
             ax.errorbar(cmp.alphas, cmp.mean[j], yerr=cmp.se[j], fmt="o", color=color, ms=4, mfc="white",
                         capsize=2, label=f"{q.replace('_', ' ')} (simulation)")
-        ax.set_xscale("log")
+        log_axis(ax, "x")
         ax.set(xlabel=r"$\alpha = n/p$", ylabel="MSE (no 1/2)" if pnl.task == "ridge" else "0/1 error")
         ax.set_title(f"{pnl.generator}, {pnl.features}\n{pnl.task}, p = {pnl.p}: max |z| = {cmp.max_abs_z:.2f}, "
                      f"family p = {cmp.family_p_value:.2g}", fontsize=8)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_figures._common import child_seeds, figure, main, save, write_csv
+from paper_figures._common import child_seeds, figure, log_axis, main, save, write_csv
 from spectra.generators import Generator
 
 __all__ = ["LocalFieldsResult", "PixelSubset", "run"]
@@ -146,8 +146,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
             ax.fill_between(r.sizes, np.maximum(r.floor - 2 * r.floor_sd, 1e-4), r.floor + 2 * r.floor_sd,
                             color=color, alpha=0.15, lw=0)
         ax.plot([], [], color="grey", alpha=0.3, lw=6, label="Monte Carlo floor (±2 sd)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_axis(ax, "x")
+        log_axis(ax, "y", plain=False)
         ax.set(xlabel=xlabels[gen], ylabel="sliced $W_2$ to matched Gaussian", title=gen)
         ax.legend(frameon=False, fontsize=7)
     fig.suptitle("Gaussian equivalence of the local fields (K = M = 2); localised w is the negative control",

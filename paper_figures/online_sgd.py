@@ -210,11 +210,9 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         ax.errorbar(t, pnl.mean, yerr=pnl.se, fmt="o", ms=4, mfc="white", color="C1", capsize=2,
                     label=f"SGD, order params ({len(pnl.sgd)} runs)")
         ax.errorbar(t, pnl.mc_mean, yerr=pnl.mc_se, fmt="x", ms=4, color="C2", capsize=2, label="SGD, test set")
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_yscale("log")
-        ax.set(xlabel="t = steps / N", ylabel=r"$\epsilon_g$ (with the 1/2)",
-               title=f"{name}, N={pnl.N}, D={pnl.D}\nmax rel gap {pnl.max_rel_gap:.1%}, max |z| {pnl.max_z:.1f}")
-        ax.title.set_fontsize(8)
+        ax.set(xlabel="t = steps / N", ylabel=r"$\epsilon_g$ (with the 1/2)")
+        ax.set_title(f"{name}, N={pnl.N}, D={pnl.D}\nmax rel gap {pnl.max_rel_gap:.1%}, max |z| {pnl.max_z:.1f}",
+                     fontsize=8)
         ax.legend(frameon=False, fontsize=7)
     fig.suptitle(f"online SGD, K = M = {K}, eta = {ETA}: ODE vs simulation", fontsize=9)
     png = save(fig, out / "online_sgd.png")
