@@ -8,11 +8,14 @@ ReLU random features and learned erf features (trained on a linear latent teache
 exact arcsine law (:func:`spectra.analytic.single_layer_covariances`).
 
 Printed agreement: for every estimate, the spread of its 10 leading eigenvalues between the two
-independent half samples (``CovarianceEstimate.halves``, theory §3.2), relative to the eigenvalue; for the
-sign generator, the relative error of the 10 leading eigenvalues of the Monte Carlo estimate against the
-exact ones (criterion: no larger than that half-sample spread), and the same errors in batch-means
-standard errors (printed only: with 8 batch-means groups and eigenvalues inside a bulk, where sample
-eigenvalues are biased, a fixed z threshold is not a calibrated test).
+independent half samples (``CovarianceEstimate.halves``, theory §3.2), relative to the eigenvalue. For the
+sign generator, the estimate against the exact ``Omega``: the estimated ``Omega`` projected on the exact
+leading eigenvectors, ``e_i . Omega_hat e_i``, is an unbiased estimate of the exact eigenvalue ``s_i``
+(the sorted sample eigenvalues are not: at ``p/n = 0.02`` they sit about 2.6% above ``s_i``, a bias
+that the figure shows and the comparison avoids). Its relative error is compared with its Monte Carlo
+error, taken as half the rms over the 10 leading modes of the same projection's half-sample difference
+(the full sample has half the standard deviation of the difference of two halves). Criterion: every
+``|z_i| <= 4``.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from paper_figures._common import (
     write_csv,
 )
 
-__all__ = ["N_LEADING", "SpectraResult", "run"]
+__all__ = ["N_LEADING", "Z_TOL", "SpectraResult", "run"]
 
-#: Leading eigenvalues compared with the exact sign-generator spectrum and between half samples.
-N_LEADING = 10
+#: Leading eigenvalues compared with the exact sign-generator spectrum and between half samples, and the
+#: accepted |z| of the projected comparison.
+N_LEADING, Z_TOL = 10, 4.0
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,11 @@ class SpectraResult:
         ``{(generator, features): ndarray}`` (descending); the exact sign spectrum is under
         ``("single-layer sign", "identity (exact)")``.
     exact_rel : ndarray
-        ``(estimate - exact)/exact`` of the ``N_LEADING`` leading eigenvalues of the sign generator.
+        ``e_i . Omega_hat e_i / s_i - 1`` on the ``N_LEADING`` leading exact eigenvectors of the sign generator.
     exact_z : ndarray
-        The same differences in batch-means standard errors of the estimate.
+        The same, in units of its half-sample Monte Carlo error (module docstring).
+    sorted_rel : ndarray
+        ``(sorted sample eigenvalue - s_i)/s_i`` of the leading ones (biased upward; shown, not tested).
     half_spread : dict
         ``{(generator, features): float}``, largest ``|half1 - half2| / eigenvalue`` over the leading ones.
     png, csv : pathlib.Path
@@ -58,6 +64,7 @@ class SpectraResult:
     eigenvalues: dict
     exact_rel: np.ndarray
     exact_z: np.ndarray
+    sorted_rel: np.ndarray
     half_spread: dict
     png: Path
     csv: Path
@@ -113,7 +120,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
             "fashion-dcgan": (pretrained("fashion-dcgan"), s_fash)}
 
     eig, spread, rows = {}, {}, []
-    exact_z = exact_rel = np.array([])
+    exact_z = exact_rel = sorted_rel = np.array([])
     for gname, (gen, s) in gens.items():
         s_mean, s_teacher, s_rf, s_learn, s_est = s.spawn(6)[1:]
         samples = cfg["samples"]
@@ -136,12 +143,23 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
                 omega, _ = single_layer_covariances(gen.weights, "sign")
                 exact = np.linalg.eigvalsh(omega)[::-1]
                 eig[(gname, "identity (exact)")] = exact
-                exact_rel = (est.eigvals[:N_LEADING] - exact[:N_LEADING]) / exact[:N_LEADING]
-                exact_z = (est.eigvals[:N_LEADING] - exact[:N_LEADING]) / est.eigvals_se[:N_LEADING]
-                ok = np.max(np.abs(exact_rel)) <= spread[(gname, fname)]
-                print(f"  exact arcsine-law Omega vs estimate, {N_LEADING} leading eigenvalues: max relative error "
-                      f"{np.max(np.abs(exact_rel)):.2%} vs half-sample spread {spread[(gname, fname)]:.2%} "
-                      f"({'agree' if ok else 'DISAGREE'}); in batch-means SE: {np.round(exact_z, 2).tolist()}")
+                vals, vecs = np.linalg.eigh(omega)
+                lead = vecs[:, ::-1][:, :N_LEADING]
+                exact = vals[::-1]
+                eig[(gname, "identity (exact)")] = exact
+                half_a, half_b = est.halves()
+
+                proj = [np.einsum("ij,ik,kj->j", lead, m, lead) / exact[:N_LEADING]
+                        for m in (est.omega, half_a.omega, half_b.omega)]
+                exact_rel = proj[0] - 1
+                mc_err = np.sqrt(np.mean((proj[1] - proj[2]) ** 2)) / 2
+                exact_z = exact_rel / mc_err
+                sorted_rel = est.eigvals[:N_LEADING] / exact[:N_LEADING] - 1
+                ok = np.max(np.abs(exact_z)) <= Z_TOL
+                print(f"  exact arcsine-law Omega vs estimate on the {N_LEADING} leading exact eigenvectors: relative "
+                      f"errors {np.round(exact_rel, 4).tolist()}, Monte Carlo error {mc_err:.2%}, max |z| = "
+                      f"{np.max(np.abs(exact_z)):.2f} ({'agree' if ok else 'DISAGREE'}, criterion {Z_TOL:g}); "
+                      f"sorted sample eigenvalues sit {np.mean(sorted_rel):+.2%} (mean) from the exact ones")
     for (gname, fname), ev in eig.items():
         rows += [{"generator": gname, "features": fname, "rank": i + 1, "eigenvalue": float(v)}
                  for i, v in enumerate(ev)]
@@ -167,13 +185,13 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         ax.legend(frameon=False, fontsize=7)
     title = "eigenvalue densities of Omega"
     if exact_z.size:
-        title += (f"; sign generator, {N_LEADING} leading eigenvalues vs exact: max rel. error "
-                  f"{np.max(np.abs(exact_rel)):.1%}")
+        title += (f"; sign generator, estimate on the {N_LEADING} leading exact eigenvectors: max |z| = "
+                  f"{np.max(np.abs(exact_z)):.2f}")
     fig.suptitle(title, fontsize=9)
     png = save(fig, out / "spectra.png")
     print(f"wrote {png} and {csv_path}")
-    return SpectraResult(eigenvalues=eig, exact_rel=exact_rel, exact_z=exact_z, half_spread=spread, png=png,
-                         csv=csv_path)
+    return SpectraResult(eigenvalues=eig, exact_rel=exact_rel, exact_z=exact_z, sorted_rel=sorted_rel,
+                         half_spread=spread, png=png, csv=csv_path)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def test_full_learning_curves(tmp_path):
 
 
 def test_full_spectra(tmp_path):
-    """Reference: the exact sign-generator Omega, within the half-sample spread of its estimate."""
+    """Reference: the exact sign-generator Omega: the estimate on its 10 leading eigenvectors within 4
+    Monte Carlo errors."""
     res = spectra.run(tmp_path, progress=False)
-    assert np.max(np.abs(res.exact_rel)) <= res.half_spread[("single-layer sign", "identity")]
+    assert np.max(np.abs(res.exact_z)) <= spectra.Z_TOL
