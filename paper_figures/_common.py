@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -160,10 +161,15 @@ def main(description: str, run: Callable[..., object], argv: list[str] | None = 
     ap.add_argument("--out", default="figures", help="output directory (default: figures)")
     ap.add_argument("--seed", type=int, default=0, help="root seed of every random draw (default 0)")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    takes_face = "face" in inspect.signature(run).parameters
+    if takes_face:
+        ap.add_argument("--no-face", action="store_true",
+                        help="skip the face-dcgan (N = 3072) part even when the face generator is installed")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    res = run(out=out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    kw = {"face": not args.no_face} if takes_face else {}
+    res = run(out=out, quick=args.quick, seed=args.seed, progress=not args.no_progress, **kw)
     print(f"done in {time.perf_counter() - t0:.1f} s; outputs in {out}/")
     return res

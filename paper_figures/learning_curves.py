@@ -142,7 +142,8 @@ def _panels_for(gen_name, gen, cfg, seed, progress) -> list[Panel]:
     return panels
 
 
-def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True) -> list[Panel]:
+def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True,
+        face: bool = True) -> list[Panel]:
     """Compute, plot and print figure 3.
 
     Parameters
@@ -155,6 +156,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         Root seed; teacher, features, estimates and simulations use their own child streams.
     progress : bool
         Show progress bars.
+    face : bool
+        Also run the face-dcgan (N = 3072) part when the face generator is installed (full runs only).
 
     Returns
     -------
@@ -169,8 +172,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     print(f"lambda = {LAM:g}; ridge: square loss, linear teacher, errors are plain MSE (no 1/2) against the clean "
           f"teacher; logistic: sign teacher, 0/1 errors; {cfg['seeds']} seeds per point")
     panels = _panels_for("fashion-dcgan", pretrained("fashion-dcgan"), cfg, s_fashion, progress)
-    if quick:
-        print("face-dcgan (N = 3072): runs only without --quick")
+    if quick or not face:
+        print("face-dcgan (N = 3072): skipped (" + ("runs only without --quick)" if quick else "--no-face)"))
     else:
         face = face_generator()
         if face is None:

@@ -130,7 +130,8 @@ def _estimated(gen, n_samples, seed, progress):
     return est.omega, est.phi, est.mean_v, f"estimated ({est.n} samples)"
 
 
-def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True
+def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True,
+        face: bool = True
         ) -> dict[str, Panel]:
     """Compute, plot and print figure 2.
 
@@ -144,6 +145,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         Root seed; each generator, teacher, student and SGD run uses its own child stream.
     progress : bool
         Show progress bars.
+    face : bool
+        Also run the face-dcgan (N = 3072) part when the face generator is installed (full runs only).
 
     Returns
     -------
@@ -175,8 +178,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     panels["fashion-dcgan"] = _panel("fashion-dcgan", fashion,
                                      *_estimated(fashion, cfg["cov_samples"], seeds[5], progress), cfg, seeds[6],
                                      progress)
-    if quick:
-        print("face-dcgan (N = 3072): runs only without --quick")
+    if quick or not face:
+        print("face-dcgan (N = 3072): skipped (" + ("runs only without --quick)" if quick else "--no-face)"))
     else:
         face = face_generator()
         if face is None:
