@@ -178,8 +178,12 @@ def solve(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lam: f
 
     x = _initial_point(init, rho)
     cur = evaluate(x)
+    if cur is None and init is not None:  # e.g. a warm start the channel cannot evaluate: start uninformed
+        cur = evaluate(_initial_point(None, rho))
     if cur is None:
-        raise ValueError(f"the starting point (V, q, m) = {tuple(x)} is outside the valid domain")
+        nan = np.full(3, np.nan)
+        return _finish(_Iterate(x=x, fx=nan, hats=nan, residual=np.inf), side, channel, loss, rho, alpha, lam,
+                       0, "invalid", np.inf, damping, strict)
     d = damping
     best = cur
     hist_x: list[np.ndarray] = []

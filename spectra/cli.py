@@ -92,7 +92,10 @@ def _run(args: argparse.Namespace) -> None:
         kind, _, seed = args.teacher.partition(":")
         if kind != "random":
             raise ValueError(f"--teacher must be 'averaged' or 'random:SEED', got {args.teacher!r}")
-        spec = Spectrum.from_estimate(est, LinearTeacher.random(gen.latent_dim, seed=int(seed or 0)).theta)
+        # SeedSequence([SEED, 7]) as in `gaussequiv validate`: a bare int would share the stream of a generator
+        # built with the same seed, and LinearTeacher.random(D, seed=0) would equal a row of SingleLayer's weights
+        teacher = LinearTeacher.random(gen.latent_dim, seed=np.random.SeedSequence([int(seed or 0), 7]))
+        spec = Spectrum.from_estimate(est, teacher.theta)
     spec.save(args.out)
     if args.estimate_out:
         est.save(args.estimate_out)
@@ -118,7 +121,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--groups", type=int, default=8, help="batch-means groups for the error bars")
     p.add_argument("--precision", choices=("float64", "float32"), default="float64")
-    p.add_argument("--teacher", default="averaged", help="'averaged' or 'random:SEED' (a fixed teacher)")
+    p.add_argument("--teacher", default="averaged",
+                   help="'averaged' or 'random:SEED' (a fixed teacher drawn from SeedSequence([SEED, 7]))")
     p.add_argument("--checkpoint", default=None, help="checkpoint .npz (resumes if it exists)")
     p.add_argument("--cache", default=None, help="cache directory for the estimate")
     p.add_argument("--out", required=True, help="output .npz of the Spectrum")

@@ -77,3 +77,4 @@ def test_bad_covariances():
         Spectrum.from_covariances(omega=eye, phi=eye, psi=-eye, theta=np.ones(3))
     with pytest.raises(ValueError, match="p must be"):
         Spectrum.isotropic(0)
+
