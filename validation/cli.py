@@ -25,12 +25,11 @@ __all__ = ["register", "parse_alphas", "parse_loss", "parse_channel"]
 
 
 def parse_alphas(text: str) -> np.ndarray:
-    """``START:STOP:NUM`` (``numpy.linspace``) or ``a,b,c``."""
+    """``START:STOP:NUM`` (``numpy.linspace``) or ``a,b,c`` (the grid syntax of ``gaussequiv predict``)."""
+    from replica.cli import parse_grid
+
     try:
-        if ":" in text:
-            start, stop, num = text.split(":")
-            return np.linspace(float(start), float(stop), int(num))
-        return np.array([float(t) for t in text.split(",")])
+        return parse_grid(text)
     except ValueError:
         raise ValueError(f"--alphas: expected START:STOP:NUM or a comma list, got {text!r}") from None
 
@@ -47,16 +46,13 @@ def parse_lams(text: str) -> np.ndarray:
 
 
 def parse_loss(text: str):
-    """A :class:`replica.Loss` from ``square``, ``logistic``, ``hinge`` or ``huber[:A]``."""
+    """A :class:`replica.Loss` from ``square``, ``logistic``, ``hinge`` or ``huber[:A]`` (``Loss.from_name``)."""
     from replica import Loss
 
-    name, _, arg = text.partition(":")
-    table = {"square": Loss.square, "logistic": Loss.logistic, "hinge": Loss.hinge}
-    if name in table and not arg:
-        return table[name]()
-    if name == "huber":
-        return Loss.huber(float(arg) if arg else 1.0)
-    raise ValueError(f"unknown --loss {text!r}; use square, logistic, hinge or huber[:A]")
+    try:
+        return Loss.from_name(text)
+    except ValueError:
+        raise ValueError(f"unknown --loss {text!r}; use square, logistic, hinge or huber[:A]") from None
 
 
 def parse_channel(text: str):
