@@ -76,13 +76,21 @@ def parse_features(spec: str, input_dim: int, input_mean=None):
     raise ValueError(f"unknown --features {spec!r}; use identity, rf-ACT:P[:SEED] or rff:P[:BANDWIDTH[:SEED]]")
 
 
-def _run(args: argparse.Namespace) -> None:
-    gen = parse_generator(args.generator)
+def centred_problem(generator: str, features: str, seed: int, center_samples: int):
+    """Generator and feature map from their specs, the features acting on centred generator outputs (theory §1.1).
+
+    The pilot mean comes from its own stream, ``SeedSequence([seed, 1])``, so every command that uses the same
+    specs and seed builds the same feature map (and shares the covariance cache).
+    """
+    gen = parse_generator(generator)
     mean = None
-    if args.features != "identity" and args.center_samples > 0:
-        # feature maps act on centred generator outputs (theory §1.1); the mean comes from its own stream
-        mean = feats.generator_mean(gen, args.center_samples, seed=np.random.SeedSequence([args.seed, 1]))
-    fmap = parse_features(args.features, gen.output_dim, mean)
+    if features != "identity" and center_samples > 0:
+        mean = feats.generator_mean(gen, center_samples, seed=np.random.SeedSequence([seed, 1]))
+    return gen, parse_features(features, gen.output_dim, mean)
+
+
+def _run(args: argparse.Namespace) -> None:
+    gen, fmap = centred_problem(args.generator, args.features, args.seed, args.center_samples)
     est = estimate_covariances(gen, fmap, args.samples, batch_size=args.batch_size, seed=args.seed,
                                progress=not args.no_progress, checkpoint=args.checkpoint, groups=args.groups,
                                precision=args.precision, cache=args.cache)

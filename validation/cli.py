@@ -91,8 +91,7 @@ def _theory_curve(spec, loss, channel, alphas, lam, progress):
 
 def _run(args: argparse.Namespace) -> None:
     from spectra import Spectrum, estimate_covariances
-    from spectra import features as feats
-    from spectra.cli import parse_features, parse_generator
+    from spectra.cli import centred_problem
     from spectra.teachers import LinearTeacher
     from validation.compare import compare
     from validation.simulate import simulate
@@ -107,12 +106,8 @@ def _run(args: argparse.Namespace) -> None:
         raise ValueError(f"--seeds must be >= 2 for error bars, got {args.seeds}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    gen = parse_generator(args.generator)
-    mean = None
-    if args.features != "identity" and args.center_samples > 0:
-        # the same pilot mean as `gaussequiv spectrum` with this seed, so the cached spectrum is shared
-        mean = feats.generator_mean(gen, args.center_samples, seed=np.random.SeedSequence([args.seed, 1]))
-    fmap = parse_features(args.features, gen.output_dim, mean)
+    # the same centred feature map as `gaussequiv spectrum` with this seed, so the cached spectrum is shared
+    gen, fmap = centred_problem(args.generator, args.features, args.seed, args.center_samples)
     est = estimate_covariances(gen, fmap, args.samples, batch_size=args.batch_size, seed=args.seed,
                                progress=not args.no_progress, precision=args.precision,
                                cache=args.cache if args.cache else True)
