@@ -98,7 +98,12 @@ def test_online_sgd_criterion_has_power(sgd):
 def test_learning_curves_theory_matches_simulation(curves):
     """Reference: replica theory on the estimated spectrum. For ridge and logistic regression with random
     and learned features of the pretrained generator, every simulated point converged and the largest
-    |z| of test and train error has a Bonferroni family p-value >= 1% (t with seeds - 1 dof)."""
+    |z| of test and train error has a Bonferroni family p-value >= 1% (t with seeds - 1 dof).
+
+    Known open discrepancy: at p = 100 the simulated train error sits above theory at small alpha in every
+    ridge panel (not enough to fail here); the full run (p = 400, 8 seeds, 1e5-sample covariances) shows it
+    clearly for learned features (ridge train error 0.097 +- 0.004 vs theory 0.057 at alpha = 0.2, all 8
+    alphas above theory, test_full_learning_curves fails), while test errors agree."""
     assert len(curves) == 4
     bad = [(p.features, p.task, p.comparison.max_abs_z, p.comparison.family_p_value) for p in curves if not p.agree]
     assert not bad, bad
