@@ -29,6 +29,7 @@ import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
+from spectra._util import SeedLike, seed_sequence
 from validation.fit import Fit, design, fit, ridge_path
 
 __all__ = ["Covariances", "SimulationResult", "SimulationWarning", "simulate", "sample_labels", "QUANTITIES"]
@@ -36,7 +37,6 @@ __all__ = ["Covariances", "SimulationResult", "SimulationWarning", "simulate", "
 #: The measured quantities, named as the fields of :class:`replica.Solution`.
 QUANTITIES = ("test_error", "test_error_noisy", "train_loss", "train_error", "q", "m")
 
-SeedLike = int | np.integer | np.random.Generator | np.random.SeedSequence | None
 
 
 class SimulationWarning(UserWarning):
@@ -44,16 +44,11 @@ class SimulationWarning(UserWarning):
 
 
 def _seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
-    if seed is None:
-        return np.random.SeedSequence()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, a numpy.random.Generator or a SeedSequence, got "
-                        f"{seed!r}")
-    return np.random.SeedSequence(int(seed))
+    """``spectra``'s seed conversion; a negative int is a TypeError here (validation's documented contract)."""
+    try:
+        return seed_sequence(seed)
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
 
 
 @dataclass(frozen=True, eq=False)
