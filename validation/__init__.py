@@ -6,13 +6,17 @@
   (:class:`Comparison`);
 * :func:`gaussian_equivalence`: distance between the law of the local fields and the matched Gaussian
   for growing input dimension, with its Monte Carlo floor (:class:`EquivalenceResult`);
+* :func:`gaussian_control`: the Gaussian covariate model with the same covariances, as a problem
+  :func:`simulate` runs (separates a Gaussian-equivalence gap from a theory error);
 * :mod:`validation.fit`: the estimators themselves.
 """
 
 from validation import fit
 from validation.compare import Comparison, compare, plot
+from validation.control import GaussianControl, gaussian_control
 from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
 from validation.simulate import QUANTITIES, Covariances, SimulationResult, SimulationWarning, sample_labels, simulate
 
-__all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "SimulationResult", "SimulationWarning",
-           "compare", "fit", "gaussian_equivalence", "plot", "sample_labels", "simulate", "sliced_wasserstein"]
+__all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl", "SimulationResult",
+           "SimulationWarning", "compare", "fit", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels",
+           "simulate", "sliced_wasserstein"]

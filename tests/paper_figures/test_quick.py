@@ -96,16 +96,16 @@ def test_online_sgd_criterion_has_power(sgd):
 
 
 def test_learning_curves_theory_matches_simulation(curves):
-    """Reference: replica theory on the estimated spectrum. For ridge and logistic regression with random
-    and learned features of the pretrained generator, every simulated point converged and the largest
-    |z| of test and train error has a Bonferroni family p-value >= 1% (t with seeds - 1 dof).
-
-    Known open discrepancy: at p = 100 the simulated train error sits above theory at small alpha in every
-    ridge panel (not enough to fail here); the full run (p = 400, 8 seeds, 1e5-sample covariances) shows it
-    clearly for learned features (ridge train error 0.097 +- 0.004 vs theory 0.057 at alpha = 0.2, all 8
-    alphas above theory, test_full_learning_curves fails), while test errors agree."""
+    """References: replica theory on the estimated spectrum, and the Gaussian covariate model with the same
+    covariances (validation.gaussian_control). For ridge and logistic regression with random and learned
+    features of the pretrained generator, every simulated point converged; the generator data's test errors
+    agree with the theory, and the Gaussian control agrees on test and train error (largest |z| with a
+    Bonferroni family p-value >= 1%, t with seeds - 1 dof). The generator data's train error is not asserted:
+    its Gaussian-equivalence gap is the figure's finding (see test_learning_curves_train_gap_is_not_gaussian
+    in test_full.py)."""
     assert len(curves) == 4
-    bad = [(p.features, p.task, p.comparison.max_abs_z, p.comparison.family_p_value) for p in curves if not p.agree]
+    bad = [(p.features, p.task, p.test_agree, p.control_agree, p.comparison.max_abs_z, p.control.max_abs_z)
+           for p in curves if not p.agree]
     assert not bad, bad
 
 

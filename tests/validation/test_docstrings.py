@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["validation.fit", "validation.simulate", "validation.compare", "validation.equivalence"]
+MODULES = ["validation.fit", "validation.simulate", "validation.compare", "validation.equivalence",
+           "validation.control"]
 
 
 @pytest.mark.parametrize("name", MODULES)
