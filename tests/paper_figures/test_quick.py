@@ -99,14 +99,26 @@ def test_learning_curves_theory_matches_simulation(curves):
     """References: replica theory on the estimated spectrum, and the Gaussian covariate model with the same
     covariances (validation.gaussian_control). For ridge and logistic regression with random and learned
     features of the pretrained generator, every simulated point converged; the generator data's test errors
-    agree with the theory, and the Gaussian control agrees on test and train error (largest |z| with a
-    Bonferroni family p-value >= 1%, t with seeds - 1 dof). The generator data's train error is not asserted:
-    its Gaussian-equivalence gap is the figure's finding (see test_learning_curves_train_gap_is_not_gaussian
-    in test_full.py)."""
+    are within 3 SE + 5% of the theory, and the Gaussian control agrees strictly on test and train error
+    (largest |z| with a Bonferroni family p-value >= 1%, t with seeds - 1 dof). The generator data's train
+    error is not asserted: its Gaussian-equivalence gap is the figure's finding (see
+    test_learning_curves_train_gap_is_not_gaussian in test_full.py)."""
     assert len(curves) == 4
-    bad = [(p.features, p.task, p.test_agree, p.control_agree, p.comparison.max_abs_z, p.control.max_abs_z)
+    bad = [(p.features, p.task, p.test_within, p.control_agree, p.comparison.max_abs_z, p.control.max_abs_z)
            for p in curves if not p.agree]
     assert not bad, bad
+
+
+def test_learning_curves_criteria_have_power(curves):
+    """The 5% equivalence band rejects a wrong theory on these data: every panel's test-error theory scaled
+    by 1.25 fails it at some alpha. (The quick variant's ridge error bars near the interpolation peak are
+    wide, so it does not resolve 15% errors there; the full run, 16 seeds, is held to 10% in test_full.)"""
+    for pnl in curves:
+        cmp = pnl.comparison
+        row = cmp.quantities.index("test_error")
+        wrong = 1.25 * cmp.theory[row]
+        gap = np.abs(cmp.mean[row] - wrong)
+        assert np.any(gap > learning_curves.THRESHOLD * cmp.se[row] + learning_curves.REL_TOL * wrong), pnl.task
 
 
 def test_spectra_estimate_matches_exact_sign_spectrum(spec):
