@@ -17,7 +17,6 @@ modes; the only Python-level loop is over time steps.
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import sys
 import time as _time
@@ -275,15 +274,13 @@ class _SpectralODE:
 
 
 def _blas_single():
-    """Limit BLAS to one thread while integrating, if ``threadpoolctl`` is available.
+    """Limit BLAS to one thread while integrating.
 
     The right-hand side and scipy's RK45 make many tiny BLAS calls; a multi-threaded BLAS on a busy machine
     spends more time synchronising threads than computing (measured: 5x slower on 2 shared cores).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1, user_api="blas")
 
 
