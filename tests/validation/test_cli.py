@@ -18,6 +18,21 @@ def test_validate_cli(tmp_path, monkeypatch):
     assert "Verdict" in (out / "summary.md").read_text()
 
 
+def test_validate_cli_gaussian_control(tmp_path, monkeypatch, capsys):
+    """Reference: the replica theory. With --gaussian-control the report has a second comparison, on Gaussian
+    data with the estimated covariances, and it agrees with the theory (the model the equations are exact for)."""
+    monkeypatch.setenv("GAUSSEQUIV_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "control"
+    code = main(["validate", "--generator", "single-sign:30x60", "--features", "rf-relu:60", "--loss", "square",
+                 "--channel", "linear:0.1", "--lam", "0.1", "--alphas", "0.5:2:3", "--seeds", "6",
+                 "--samples", "5000", "--n-test", "1000", "--center-samples", "1000", "--out", str(out),
+                 "--no-progress", "--gaussian-control"])
+    assert code == 0
+    assert (out / "control_comparison.csv").exists() and (out / "control_comparison.png").exists()
+    assert "## Gaussian control" in (out / "summary.md").read_text()
+    assert "Gaussian control: agree" in capsys.readouterr().out
+
+
 def test_validate_cli_lambda_path(tmp_path, monkeypatch):
     """Reference: a lambda path end to end; the comparison table has one row per lam and quantity."""
     monkeypatch.setenv("GAUSSEQUIV_CACHE", str(tmp_path / "cache"))
