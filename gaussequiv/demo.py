@@ -34,7 +34,7 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
     t0 = time.perf_counter()
     gen = pretrained("fashion-dcgan")
     ss = np.random.SeedSequence(seed)
-    s_mean, s_feat, s_est, s_teacher, s_sim = (int(c.generate_state(1)[0]) for c in ss.spawn(5))
+    s_mean, s_feat, s_est, s_teacher, s_sim, s_ctrl = (int(c.generate_state(1)[0]) for c in ss.spawn(6))
     mean = generator_mean(gen, 10_000, seed=s_mean)
     feats = random_features(gen.output_dim, p, "relu", seed=s_feat, input_mean=mean)
     print(f"[1/4] covariances of {p} ReLU random features of the fashion-dcgan ({n_samples} samples, cached)")
@@ -61,6 +61,7 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
     check = np.array([0.5, 1.0, 2.0])
     print(f"[4/4] validation: real fits on fresh generator samples at alpha = {check.tolist()}, {seeds} seeds")
     comparisons = {}
+    control = validation.gaussian_control(est, teacher)
     for name, (loss, ch) in problems.items():
         theory = replica.learning_curve(spec, loss, ch, check, lam, progress=False)
         sim = validation.simulate(gen, feats, teacher, ch, loss, lam, check, covariances=est, n_test=2000,
@@ -70,10 +71,18 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
         comparisons[name] = cmp
         validation.plot(validation.compare(theory, sim), out / f"validate_{name}.png", theory=curves[name])
         (out / f"validate_{name}.md").write_text(validation.compare(theory, sim).summary())
+        sim_g = validation.simulate(control.generator, None, control.teacher, ch, loss, lam, check,
+                                    covariances=control.covariances, n_test=2000, seeds=seeds, seed=s_ctrl,
+                                    progress=False)
+        ctrl = validation.compare(theory, sim_g, quantities=("test_error", "train_loss", "train_error"))
+        with open(out / f"validate_{name}.md", "a") as fh:
+            fh.write("\n## Gaussian control (Gaussian data, same covariances)\n\n" + ctrl.summary())
         print(f"  {name}: test error {cmp.verdict} (max |z| = {cmp.max_abs_z:.2f}); training quantities "
-              f"{train.verdict} (max |z| = {train.max_abs_z:.2f}); table in validate_{name}.md")
-    print("  (Gaussian equivalence of a trained generator is an empirical hypothesis, theory §7: at this small size,\n"
-          "   n = alpha p = 200 to 800 samples, training quantities can deviate where test errors agree.)")
+              f"{train.verdict} (max |z| = {train.max_abs_z:.2f}); Gaussian control {ctrl.verdict} "
+              f"(max |z| = {ctrl.max_abs_z:.2f}); table in validate_{name}.md")
+    print("  (Gaussian equivalence of a trained generator is an empirical hypothesis, theory §7. The Gaussian control\n"
+          "   trains on Gaussian data with the same covariances: where it agrees and the generator data do not, the\n"
+          "   gap is a property of the data at this size (n = alpha p = 200 to 800 samples), not of the theory.)")
     print(f"wrote {out}/demo.png, validate_*.png/.md and CSVs in {time.perf_counter() - t0:.1f} s")
     return comparisons
 
