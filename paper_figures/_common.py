@@ -16,8 +16,32 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FACE_SKIP_MESSAGE", "child_seeds", "int_seed", "face_generator", "figure", "log_axis", "main", "save",
-           "write_csv"]
+__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "int_seed", "face_generator", "figure", "log_axis",
+           "main", "save", "write_csv"]
+
+
+def _plain(value):
+    """A result field as plain data: objects with ``to_dict`` become dicts (also inside lists), dict keys that
+    are tuples become strings joined by " / ", paths become strings."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {(" / ".join(map(str, k)) if isinstance(k, tuple) else k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class FigureResult:
+    """Mixin of the figures' frozen result dataclasses: :meth:`to_dict`."""
+
+    def to_dict(self) -> dict:
+        """All fields as plain data (nested results through their own ``to_dict``)."""
+        from dataclasses import fields
+
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 #: Printed (and written to the CSV notes) when the optional face generator is not installed.
 FACE_SKIP_MESSAGE = ("face-dcgan (N = 3072) skipped: the optional face generator is not installed "

@@ -41,6 +41,7 @@ import numpy as np
 
 from paper_figures._common import (
     FACE_SKIP_MESSAGE,
+    FigureResult,
     child_seeds,
     face_generator,
     figure,
@@ -71,7 +72,7 @@ REL_TOL = 0.05
 
 
 @dataclass(frozen=True)
-class Panel:
+class Panel(FigureResult):
     """One (generator, feature map, estimator) panel.
 
     Attributes

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_figures._common import child_seeds, figure, log_axis, main, save, write_csv
+from paper_figures._common import FigureResult, child_seeds, figure, log_axis, main, save, write_csv
 from spectra.generators import Generator
 
 __all__ = ["LocalFieldsResult", "PixelSubset", "run"]
@@ -51,7 +51,7 @@ class PixelSubset(Generator):
 
 
 @dataclass(frozen=True)
-class LocalFieldsResult:
+class LocalFieldsResult(FigureResult):
     """The four equivalence checks of the figure, keyed ``(generator, weights)``.
 
     Attributes

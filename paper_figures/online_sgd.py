@@ -28,6 +28,7 @@ import numpy as np
 
 from paper_figures._common import (
     FACE_SKIP_MESSAGE,
+    FigureResult,
     child_seeds,
     face_generator,
     figure,
@@ -46,7 +47,7 @@ Z_TOL, REL_TOL = 4.0, 0.05
 
 
 @dataclass(frozen=True)
-class Panel:
+class Panel(FigureResult):
     """One generator's ODE and SGD runs and their agreement.
 
     Attributes

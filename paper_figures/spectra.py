@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from paper_figures._common import (
+    FigureResult,
     child_seeds,
     figure,
     int_seed,
@@ -42,7 +43,7 @@ N_LEADING, Z_TOL = 10, 4.0
 
 
 @dataclass(frozen=True)
-class SpectraResult:
+class SpectraResult(FigureResult):
     """Eigenvalues of every Omega of the figure and the agreement statistics.
 
     Attributes

@@ -129,3 +129,22 @@ def test_spectra_estimate_matches_exact_sign_spectrum(spec):
     assert max(spec.half_spread.values()) < 0.15
     assert len(spec.eigenvalues) == 10
     _written(spec.png)
+
+
+def _not_plain(value, path: str = "") -> list[str]:
+    """Paths of the entries of a to_dict() that are not plain data."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in ([f"{path}: key {k!r}"] if not isinstance(k, str) else [])
+                + _not_plain(v, f"{path}/{k}")]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _not_plain(v, f"{path}[{i}]")]
+    plain = value is None or isinstance(value, str | int | float | bool | np.ndarray | np.generic)
+    return [] if plain else [f"{path}: {type(value).__name__}"]
+
+
+def test_results_have_to_dict(fields, sgd, curves, spec):
+    """Every figure's result is a frozen dataclass with a to_dict of plain data (nested results included)."""
+    for res in [fields, *sgd.values(), *curves, spec]:
+        d = res.to_dict()
+        assert isinstance(d, dict) and d
+        assert not _not_plain(d), (type(res).__name__, _not_plain(d))
