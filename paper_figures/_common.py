@@ -24,7 +24,7 @@ def _plain(value):
     """A result field as plain data: objects with ``to_dict`` become dicts (also inside lists), dict keys that
     are tuples become strings joined by " / ", paths become strings."""
     if hasattr(value, "to_dict"):
-        return value.to_dict()
+        return _plain(value.to_dict())
     if isinstance(value, Mapping):
         return {(" / ".join(map(str, k)) if isinstance(k, tuple) else k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -136,13 +136,18 @@ def _theory(spec, loss, channel, alphas):
                                              for a in alphas])
 
 
+def _complete(cmp) -> bool:
+    """No NaN z (a NaN marks a non-converged point; an infinite z is a complete point that disagrees)."""
+    return not bool(np.any(np.isnan(cmp.z)))
+
+
 def _agrees(cmp) -> bool:
-    return bool(np.all(np.isfinite(cmp.z))) and cmp.family_p_value >= FAMILY_LEVEL
+    return cmp.family_verdict(FAMILY_LEVEL) == "agree"
 
 
 def _within(cmp) -> bool:
     gap = np.abs(cmp.mean - cmp.theory)
-    return bool(np.all(np.isfinite(cmp.z)) and np.all(gap <= THRESHOLD * cmp.se + REL_TOL * np.abs(cmp.theory)))
+    return _complete(cmp) and bool(np.all(gap <= THRESHOLD * cmp.se + REL_TOL * np.abs(cmp.theory)))
 
 
 def _max_z(cmp, quantity: str) -> float:
@@ -150,7 +155,7 @@ def _max_z(cmp, quantity: str) -> float:
 
 
 def _verdict(cmp, agree: bool) -> str:
-    word = "agree" if agree else "DISAGREE" if np.all(np.isfinite(cmp.z)) else "INCOMPLETE"
+    word = "agree" if agree else "DISAGREE" if _complete(cmp) else "INCOMPLETE"
     return f"max |z| = {cmp.max_abs_z:.2f}, family p-value {cmp.family_p_value:.3g}: {word}"
 
 
@@ -173,6 +178,8 @@ def _panels_for(gen_name, gen, cfg, seed, progress) -> list[Panel]:
                                    progress=progress, cache=True)
         spec = Spectrum.from_estimate(est, teacher.theta)
         ctrl = gaussian_control(est, teacher)
+        if not np.isclose(ctrl.teacher.rho, spec.rho, rtol=1e-5):
+            raise RuntimeError(f"Gaussian control teacher variance {ctrl.teacher.rho} != theory rho {spec.rho}")
         for (task, (loss, channel)), s_t in zip(_tasks().items(), s_s.spawn(2), strict=True):
             s_real, s_ctrl = s_t.spawn(2)
             sim = simulate(gen, fmap, teacher, channel, loss, LAM, cfg["alphas"], covariances=est,

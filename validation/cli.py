@@ -144,7 +144,8 @@ def _run(args: argparse.Namespace) -> None:
         report += ("\n## Gaussian control\n\nThe same estimator on Gaussian data with the estimated covariances "
                    "(validation.gaussian_control). If the control agrees and the generator data do not, the gap "
                    "is a failure of Gaussian equivalence at this size, not of the theory.\n\n" + cmp_g.summary())
-        print(f"Gaussian control: {cmp_g.verdict}: max |z| = {cmp_g.max_abs_z:.2f} over {cmp_g.z.size} points")
+        print(f"Gaussian control: {cmp_g.family_verdict()} (Bonferroni family p-value {cmp_g.family_p_value:.3g} "
+              f"at level 0.01; max |z| = {cmp_g.max_abs_z:.2f} over {cmp_g.z.size} points)")
     (out / "summary.md").write_text(report)
     print(f"{cmp.verdict}: max |z| = {cmp.max_abs_z:.2f} over {cmp.z.size} points; report in {out}/")
 

@@ -70,6 +70,34 @@ class Comparison:
         """All fields as a plain dictionary."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def family_verdict(self, level: float = 0.01) -> str:
+        """``"agree"`` iff every point is complete and :attr:`family_p_value` ``>= level``; else
+        ``"disagree"`` or ``"incomplete"``.
+
+        Unlike :attr:`verdict` (a fixed cut on the largest ``|z|``), this keeps the chance of rejecting an exact
+        theory at ``level`` however many points and quantities are compared, at any number of seeds.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from replica import Channel, Loss, learning_curve
+        >>> from validation import Covariances, gaussian_control, simulate
+        >>> from spectra import Spectrum
+        >>> cov = Covariances(omega=np.eye(30), phi=0.8 * np.eye(30), mean_v=np.zeros(30))
+        >>> spec = Spectrum.from_covariances(omega=cov.omega, phi=cov.phi, psi=np.eye(30), theta=np.ones(30))
+        >>> ctrl = gaussian_control(cov, np.ones(30))
+        >>> sim = simulate(ctrl.generator, None, ctrl.teacher, Channel.linear(), Loss.square(), 0.1, [1.0, 2.0],
+        ...                covariances=ctrl.covariances, n_test=500, seeds=4, seed=0)
+        >>> cmp = compare(learning_curve(spec, Loss.square(), Channel.linear(), [1.0, 2.0], 0.1), sim)
+        >>> cmp.family_verdict() in ("agree", "disagree")
+        True
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        if np.any(np.isnan(self.z)):
+            return "incomplete"
+        return "agree" if self.family_p_value >= level else "disagree"
+
     @property
     def is_lambda_path(self) -> bool:
         """True when the points differ in ``lam`` (a lambda path) rather than in ``alpha``."""

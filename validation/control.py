@@ -32,8 +32,9 @@ from validation.simulate import Covariances
 
 __all__ = ["GaussianControl", "gaussian_control"]
 
-#: Relative size (to the largest eigenvalue of J) below which negative eigenvalues count as rounding.
-PSD_RTOL = 1e-10
+#: Relative size (to the largest eigenvalue of J, per dimension) below which negative eigenvalues count as
+#: rounding: float64 covariances, and covariances accumulated in float32 (``precision="float32"``).
+PSD_RTOL = {"float64": 1e-10, "float32": 1e-6}
 
 
 class _LinearGaussianFeatures(Generator):
@@ -96,6 +97,15 @@ def _matrix(name: str, value, shape) -> np.ndarray:
     return arr
 
 
+def _precision(covariances) -> str:
+    """"float32" if the covariances were accumulated or are stored in single precision, else "float64"."""
+    config = getattr(covariances, "config", None)
+    if isinstance(config, dict) and config.get("precision") == "float32":
+        return "float32"
+    arrays = [getattr(covariances, name, None) for name in ("omega", "phi", "psi")]
+    return "float32" if any(getattr(a, "dtype", None) == np.float32 for a in arrays) else "float64"
+
+
 def gaussian_control(covariances, theta) -> GaussianControl:
     r"""The Gaussian model with the joint covariance of ``(v, u)`` the theory used, and the same teacher.
 
@@ -116,8 +126,9 @@ def gaussian_control(covariances, theta) -> GaussianControl:
     ------
     ValueError
         On inconsistent shapes, non-finite entries, or a joint covariance that is not PSD beyond rounding
-        (then ``omega``, ``phi`` and ``psi`` cannot be the covariances of one pair ``(v, u)``; estimate them
-        from the same samples, as :func:`spectra.estimate_covariances` does).
+        (``PSD_RTOL`` per dimension, relative to its largest eigenvalue; looser for float32 estimates). Then
+        ``omega``, ``phi`` and ``psi`` cannot be the covariances of one pair ``(v, u)``: estimate them from the
+        same samples, as :func:`spectra.estimate_covariances` does.
 
     Examples
     --------
@@ -135,8 +146,11 @@ def gaussian_control(covariances, theta) -> GaussianControl:
     """
     if isinstance(theta, LinearTeacher):
         theta = theta.theta
+    precision = _precision(covariances)
     omega = _matrix("omega", getattr(covariances, "omega", None), (None, None))
     p = omega.shape[0]
+    if omega.shape != (p, p):
+        raise ValueError(f"omega must be square (p, p), got shape {omega.shape}")
     phi = _matrix("phi", getattr(covariances, "phi", None), (p, None))
     k = phi.shape[1]
     psi = getattr(covariances, "psi", None)
@@ -145,19 +159,20 @@ def gaussian_control(covariances, theta) -> GaussianControl:
     if theta.shape != (k,) or not np.all(np.isfinite(theta)):
         raise ValueError(f"theta must be a finite vector of length k = phi.shape[1] = {k}, got shape {theta.shape}")
 
+    rtol = PSD_RTOL[precision]
     joint = np.block([[omega, phi], [phi.T, psi]])
-    if not np.allclose(joint, joint.T, rtol=1e-10, atol=1e-12 * np.abs(joint).max()):
+    if not np.allclose(joint, joint.T, rtol=0, atol=rtol * np.abs(joint).max()):
         raise ValueError("omega and psi must be symmetric")
     w, e = np.linalg.eigh(0.5 * (joint + joint.T))
     top = float(w[-1])
     if top <= 0:
         raise ValueError("the joint covariance of (v, u) is zero or negative; check omega, phi and psi")
     clipped = float(max(0.0, -w[0]) / top)
-    if clipped > PSD_RTOL * joint.shape[0]:
+    if clipped > rtol * joint.shape[0]:
         raise ValueError(f"the joint covariance [[omega, phi], [phi^T, psi]] is not PSD (smallest eigenvalue "
                          f"{w[0]:.3g}, largest {top:.3g}): omega, phi and psi are not the covariances of one pair "
                          f"(v, u). Estimate them from the same samples (spectra.estimate_covariances).")
-    keep = w > PSD_RTOL * joint.shape[0] * top
+    keep = w > rtol * joint.shape[0] * top
     root = e[:, keep] * np.sqrt(w[keep])
     r = int(keep.sum())
     root_v, root_u = root[:p], root[p:]

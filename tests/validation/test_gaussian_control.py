@@ -109,3 +109,37 @@ def test_bad_input():
     nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="omega contains NaN"):
         gaussian_control(Covariances(omega=nan, phi=cov.phi, mean_v=np.zeros(20)), np.ones(10))
+
+
+def test_square_omega_and_float32_tolerance():
+    cov, psi = _structured(p=20, k=10, seed=3)
+    with pytest.raises(ValueError, match="omega must be square"):
+        gaussian_control(SimpleNamespace(omega=cov.omega[:, :19], phi=cov.phi, psi=psi), np.ones(10))
+    # a float32 copy is PSD only to float32 rounding: accepted (float32 tolerance), same teacher field
+    f32 = SimpleNamespace(omega=cov.omega.astype(np.float32), phi=cov.phi.astype(np.float32),
+                          psi=psi.astype(np.float32))
+    ctrl = gaussian_control(f32, np.ones(10))
+    ref = gaussian_control(_WithPsi(cov, psi), np.ones(10))
+    assert ctrl.teacher.rho == pytest.approx(ref.teacher.rho, rel=1e-5)
+
+
+def test_family_verdict():
+    """Comparison.family_verdict: 'incomplete' on a NaN z, 'disagree' for a wrong theory, level checked."""
+    cov, psi = _structured()
+    theta = np.random.default_rng(4).standard_normal(psi.shape[0])
+    ctrl = gaussian_control(_WithPsi(cov, psi), theta)
+    sim = simulate(ctrl.generator, None, ctrl.teacher, Channel.linear(0.1), Loss.square(), 0.05, [0.5, 3.0],
+                   covariances=ctrl.covariances, n_test=2000, seeds=6, seed=5, progress=False)
+    spec = Spectrum.from_covariances(omega=cov.omega, phi=cov.phi, psi=psi, theta=theta)
+    right = compare(replica.learning_curve(spec, Loss.square(), Channel.linear(0.1), [0.5, 3.0], 0.05), sim)
+    assert right.family_verdict() == "agree"
+    wrong_spec = Spectrum.from_covariances(omega=cov.omega, phi=cov.phi, psi=psi, theta=1.5 * theta)
+    wrong = compare(replica.learning_curve(wrong_spec, Loss.square(), Channel.linear(0.1), [0.5, 3.0], 0.05), sim)
+    assert wrong.family_verdict() == "disagree"
+    z = right.z.copy()
+    z[0, 0] = np.nan
+    from dataclasses import replace
+
+    assert replace(right, z=z).family_verdict() == "incomplete"
+    with pytest.raises(ValueError, match="level must be in"):
+        right.family_verdict(1.5)
