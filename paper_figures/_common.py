@@ -72,18 +72,30 @@ def int_seed(seq: np.random.SeedSequence) -> int:
     return int(seq.generate_state(1)[0])
 
 
-def face_generator():
-    """The paper-scale face generator (N = 3072), or None when the optional package is not installed.
+def face_generator(*, quick: bool = False, enabled: bool = True):
+    """The paper-scale face generator (N = 3072) for a figure's full run, or None after printing why it is skipped.
+
+    Parameters
+    ----------
+    quick : bool
+        The figure's ``--quick`` run (the face part runs only in full runs).
+    enabled : bool
+        False for ``--no-face``.
 
     Returns
     -------
     spectra.generators.Generator or None
+        None for quick runs, ``--no-face``, or when the optional package is not installed.
     """
     from spectra.generators import pretrained
 
+    if quick or not enabled:
+        print("face-dcgan (N = 3072): skipped (" + ("runs only without --quick)" if quick else "--no-face)"))
+        return None
     try:
         return pretrained("face-dcgan")
     except (ImportError, FileNotFoundError, OSError, ModuleNotFoundError):
+        print(FACE_SKIP_MESSAGE)
         return None
 
 

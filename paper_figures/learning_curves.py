@@ -40,7 +40,6 @@ from pathlib import Path
 import numpy as np
 
 from paper_figures._common import (
-    FACE_SKIP_MESSAGE,
     FigureResult,
     child_seeds,
     face_generator,
@@ -237,16 +236,11 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     print(f"lambda = {LAM:g}; ridge: square loss, linear teacher, errors are plain MSE (no 1/2) against the clean "
           f"teacher; logistic: sign teacher, 0/1 errors; {cfg['seeds']} seeds per point")
     panels = _panels_for("fashion-dcgan", pretrained("fashion-dcgan"), cfg, s_fashion, progress)
-    if quick or not face:
-        print("face-dcgan (N = 3072): skipped (" + ("runs only without --quick)" if quick else "--no-face)"))
-    else:
-        face = face_generator()
-        if face is None:
-            print(FACE_SKIP_MESSAGE)
-        else:
-            face_cfg = {**cfg, "seeds": 4, "n_test": 1_000, "cov_samples": 30_000, "n_learn": 2_000,
-                        "mean_samples": 5_000, "alphas": np.round(np.geomspace(0.2, 5.0, 5), 4)}
-            panels += _panels_for("face-dcgan", face, face_cfg, s_face, progress)
+    face = face_generator(quick=quick, enabled=face)
+    if face is not None:
+        face_cfg = {**cfg, "seeds": 4, "n_test": 1_000, "cov_samples": 30_000, "n_learn": 2_000,
+                    "mean_samples": 5_000, "alphas": np.round(np.geomspace(0.2, 5.0, 5), 4)}
+        panels += _panels_for("face-dcgan", face, face_cfg, s_face, progress)
 
     rows = []
     for pnl in panels:

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from paper_figures._common import (
-    FACE_SKIP_MESSAGE,
     FigureResult,
     child_seeds,
     face_generator,
@@ -179,17 +178,12 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     panels["fashion-dcgan"] = _panel("fashion-dcgan", fashion,
                                      *_estimated(fashion, cfg["cov_samples"], seeds[5], progress), cfg, seeds[6],
                                      progress)
-    if quick or not face:
-        print("face-dcgan (N = 3072): skipped (" + ("runs only without --quick)" if quick else "--no-face)"))
-    else:
-        face = face_generator()
-        if face is None:
-            print(FACE_SKIP_MESSAGE)
-        else:
-            face_cfg = {**cfg, "n_runs": 3, "n_test": 1_000, "times": np.array([0.0, 0.5, 1.0, 2.0, 3.0, 5.0])}
-            sub = child_seeds(seeds[7], 2)
-            panels["face-dcgan"] = _panel("face-dcgan", face, *_estimated(face, 30_000, sub[0], progress),
-                                          face_cfg, sub[1], progress)
+    face = face_generator(quick=quick, enabled=face)
+    if face is not None:
+        face_cfg = {**cfg, "n_runs": 3, "n_test": 1_000, "times": np.array([0.0, 0.5, 1.0, 2.0, 3.0, 5.0])}
+        sub = child_seeds(seeds[7], 2)
+        panels["face-dcgan"] = _panel("face-dcgan", face, *_estimated(face, 30_000, sub[0], progress),
+                                      face_cfg, sub[1], progress)
 
     rows = []
     for name, pnl in panels.items():
