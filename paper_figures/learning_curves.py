@@ -125,14 +125,10 @@ def _tasks():
 
 
 def _theory(spec, loss, channel, alphas):
+    """Theory at ``alphas`` (non-converged points flagged; replica re-solves a failed warm start cold)."""
     import replica
 
-    try:
-        return replica.learning_curve(spec, loss, channel, alphas, LAM, strict=False, progress=False)
-    except (ValueError, replica.ConvergenceError):
-        # a warm start that leaves the valid domain: solve each point cold (non-converged points stay flagged)
-        return replica.Curve.from_solutions([replica.solve(spec, loss, channel, a, LAM, strict=False)
-                                             for a in alphas])
+    return replica.learning_curve(spec, loss, channel, alphas, LAM, strict=False, progress=False)
 
 
 def _complete(cmp) -> bool:

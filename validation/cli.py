@@ -73,20 +73,13 @@ def parse_channel(text: str):
 
 
 def _theory_curve(spec, loss, channel, alphas, lam, progress):
-    """The replica curve (alpha sweep or lambda path); if a warm start fails the points are re-solved cold,
-    one at a time (a failed point keeps its non-converged status and is reported as incomplete)."""
+    """The replica curve: a lambda path when ``lam`` is a sequence, else an alpha sweep. Non-converged points
+    keep their status and are reported as incomplete; a warm start that fails is re-solved cold by replica."""
     import replica
 
-    path = np.ndim(lam) > 0
-    try:
-        if path:
-            return replica.lambda_path(spec, loss, channel, float(alphas[0]), lam, strict=False, progress=progress)
-        return replica.learning_curve(spec, loss, channel, alphas, lam, strict=False, progress=progress)
-    except (ValueError, replica.ConvergenceError):
-        # replica's sweeps re-raise a ValueError of a warm start outside the valid domain
-        points = [(float(alphas[0]), lm) for lm in lam] if path else [(a, lam) for a in alphas]
-        return replica.Curve.from_solutions([replica.solve(spec, loss, channel, a, lm, strict=False)
-                                             for a, lm in points])
+    if np.ndim(lam) > 0:
+        return replica.lambda_path(spec, loss, channel, float(alphas[0]), lam, strict=False, progress=progress)
+    return replica.learning_curve(spec, loss, channel, alphas, lam, strict=False, progress=progress)
 
 
 def _run(args: argparse.Namespace) -> None:

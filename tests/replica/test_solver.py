@@ -207,6 +207,16 @@ def test_sweeps_equal_pointwise_solves():
         assert e == pytest.approx(solve_square(spec, Channel.linear(0.3), 1.5, lam).test_error, rel=1e-8)
 
 
+def test_warm_start_the_channel_cannot_evaluate_starts_uninformed():
+    """A warm start outside the channel's numerical domain (V = 1e-300, q = 1e300) is replaced by the
+    uninformed start: the result is the cold solve's, bit for bit. Sweeps and their callers rely on this
+    instead of catching errors themselves."""
+    spec = _random_spectrum(5)
+    cold = solve(spec, Loss.logistic(), Channel.sign(), 1.0, 0.01)
+    warm = solve(spec, Loss.logistic(), Channel.sign(), 1.0, 0.01, init=(1e-300, 1e300, 0.0))
+    assert warm.converged and (warm.V, warm.q, warm.m) == (cold.V, cold.q, cold.m)
+
+
 def test_optimal_lambda_of_ridge_is_bayes():
     """Closed form: on isotropic data with a Gaussian teacher of variance rho per direction and noise Delta, the
     optimal ridge penalty in this scaling is lam* = Delta/rho at every alpha (posterior mean = ridge)."""
