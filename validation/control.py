@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from spectra.generators import Generator
+from spectra.spectrum import _as_matrix
 from spectra.teachers import LinearTeacher
 from validation.simulate import Covariances
 
@@ -87,16 +88,6 @@ class GaussianControl:
         return out
 
 
-def _matrix(name: str, value, shape) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != 2 or any(want is not None and got != want for got, want in zip(arr.shape, shape, strict=True)):
-        want = "x".join("?" if s is None else str(s) for s in shape)
-        raise ValueError(f"{name} must have shape ({want}), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return arr
-
-
 def _precision(covariances) -> str:
     """"float32" if the covariances were accumulated or are stored in single precision, else "float64"."""
     config = getattr(covariances, "config", None)
@@ -147,14 +138,14 @@ def gaussian_control(covariances, theta) -> GaussianControl:
     if isinstance(theta, LinearTeacher):
         theta = theta.theta
     precision = _precision(covariances)
-    omega = _matrix("omega", getattr(covariances, "omega", None), (None, None))
+    omega = _as_matrix("omega", getattr(covariances, "omega", None), (None, None))
     p = omega.shape[0]
     if omega.shape != (p, p):
         raise ValueError(f"omega must be square (p, p), got shape {omega.shape}")
-    phi = _matrix("phi", getattr(covariances, "phi", None), (p, None))
+    phi = _as_matrix("phi", getattr(covariances, "phi", None), (p, None))
     k = phi.shape[1]
     psi = getattr(covariances, "psi", None)
-    psi = np.eye(k) if psi is None else _matrix("psi", psi, (k, k))
+    psi = np.eye(k) if psi is None else _as_matrix("psi", psi, (k, k))
     theta = np.asarray(theta, dtype=np.float64)
     if theta.shape != (k,) or not np.all(np.isfinite(theta)):
         raise ValueError(f"theta must be a finite vector of length k = phi.shape[1] = {k}, got shape {theta.shape}")
