@@ -69,8 +69,9 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
         cmp = validation.compare(theory, sim, quantities=("test_error",))
         train = validation.compare(theory, sim, quantities=("train_loss", "train_error"))
         comparisons[name] = cmp
-        validation.plot(validation.compare(theory, sim), out / f"validate_{name}.png", theory=curves[name])
-        (out / f"validate_{name}.md").write_text(validation.compare(theory, sim).summary())
+        every = validation.compare(theory, sim)
+        validation.plot(every, out / f"validate_{name}.png", theory=curves[name])
+        (out / f"validate_{name}.md").write_text(every.summary())
         sim_g = validation.simulate(control.generator, None, control.teacher, ch, loss, lam, check,
                                     covariances=control.covariances, n_test=2000, seeds=seeds, seed=s_ctrl,
                                     progress=False)
