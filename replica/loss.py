@@ -58,6 +58,7 @@ class Loss:
     _prox: ProxFunction = field(repr=False)
     _value: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
     _d1: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
+    _d2: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
     is_square: bool = False
     lipschitz: float | None = None
     smooth: bool = True
@@ -70,6 +71,20 @@ class Loss:
     def derivative(self, y, z) -> np.ndarray:
         """``dl/dz`` elementwise (a subgradient at kinks of non-smooth losses)."""
         return self._d1(np.asarray(y, float), np.asarray(z, float))
+
+    def second_derivative(self, y, z) -> np.ndarray:
+        """``d2l/dz2`` elementwise, evaluated stably (no overflow for any ``z``).
+
+        For the kinked losses (hinge, Huber) this is the almost-everywhere derivative: 0 on the flat and
+        linear pieces, 1 inside Huber's quadratic piece; the kinks themselves carry no mass.
+
+        Examples
+        --------
+        >>> float(Loss.logistic().second_derivative(1.0, 0.0))
+        0.25
+        """
+        y, z = np.broadcast_arrays(np.asarray(y, float), np.asarray(z, float))
+        return np.asarray(self._d2(y, z), dtype=float)
 
     def prox(self, y, omega, V: float, guess=None) -> tuple[np.ndarray, np.ndarray]:
         """Proximal map and its slope term.
@@ -134,7 +149,8 @@ class Loss:
             return (omega + V * y) / (1.0 + V), np.full(omega.shape, 1.0 / (1.0 + V))
 
         return cls(name="square", expr=(Y - Z) ** 2 / 2, _prox=prox,
-                   _value=lambda y, z: 0.5 * (y - z) ** 2, _d1=lambda y, z: z - y, is_square=True)
+                   _value=lambda y, z: 0.5 * (y - z) ** 2, _d1=lambda y, z: z - y,
+                   _d2=lambda y, z: np.ones(np.broadcast(y, z).shape), is_square=True)
 
     @classmethod
     def logistic(cls) -> Loss:
@@ -154,7 +170,7 @@ class Loss:
             return newton_prox(d1, d2, y, omega, V, guess)
 
         return cls(name="logistic", expr=sp.log(1 + sp.exp(-Y * Z)), _prox=prox,
-                   _value=lambda y, z: np.logaddexp(0.0, -y * z), _d1=d1, lipschitz=1.0)
+                   _value=lambda y, z: np.logaddexp(0.0, -y * z), _d1=d1, _d2=d2, lipschitz=1.0)
 
     @classmethod
     def hinge(cls) -> Loss:
@@ -170,7 +186,8 @@ class Loss:
 
         return cls(name="hinge", expr=sp.Max(0, 1 - Y * Z), _prox=prox,
                    _value=lambda y, z: np.maximum(0.0, 1.0 - y * z),
-                   _d1=lambda y, z: np.where(y * z < 1.0, -y, 0.0), lipschitz=1.0, smooth=False)
+                   _d1=lambda y, z: np.where(y * z < 1.0, -y, 0.0),
+                   _d2=lambda y, z: np.zeros(np.broadcast(y, z).shape), lipschitz=1.0, smooth=False)
 
     @classmethod
     def huber(cls, a: float = 1.0) -> Loss:
@@ -192,7 +209,8 @@ class Loss:
 
         expr = sp.Piecewise(((Y - Z) ** 2 / 2, sp.Abs(Y - Z) <= a), (a * sp.Abs(Y - Z) - a**2 / 2, True))
         return cls(name=f"huber({a:g})", expr=expr, _prox=prox, _value=value,
-                   _d1=lambda y, z: np.clip(z - y, -a, a), lipschitz=a, smooth=False)
+                   _d1=lambda y, z: np.clip(z - y, -a, a),
+                   _d2=lambda y, z: (np.abs(y - z) <= a).astype(float), lipschitz=a, smooth=False)
 
     @classmethod
     def from_expr(cls, expr, name: str | None = None) -> Loss:
@@ -231,7 +249,7 @@ class Loss:
             def prox(y, omega, V, guess):
                 return newton_prox(f_d1, f_d2, y, omega, V, guess)
 
-        return cls(name=name or sp.sstr(ex), expr=ex, _prox=prox, _value=f_value, _d1=f_d1)
+        return cls(name=name or sp.sstr(ex), expr=ex, _prox=prox, _value=f_value, _d1=f_d1, _d2=f_d2)
 
 
 # ---------------------------------------------------------------------- helpers

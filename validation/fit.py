@@ -23,7 +23,6 @@ A fit that does not meet its criterion comes back with ``converged=False`` (neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import minimize
@@ -158,24 +157,13 @@ def _objective(loss, X, y, lam):
     return fun
 
 
-@lru_cache(maxsize=32)
-def _second_derivative(loss):
-    """``l''(y, z)`` as a vectorised function from the loss's sympy expression."""
-    import sympy as sp
-
-    ysym = next((s for s in loss.expr.free_symbols if s.name == "y"), sp.Symbol("y"))
-    zsym = next(s for s in loss.expr.free_symbols if s.name == "z")
-    d2 = sp.diff(loss.expr, zsym, 2)
-    return sp.lambdify((ysym, zsym), d2, modules=["scipy", "numpy"])
-
-
 def fit_smooth(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6, max_iter: int = 20_000) -> Fit:
     r"""Minimise :math:`\sum_\mu \ell(y^\mu, x^\mu\cdot w) + (\lambda/2)\|w\|^2` for a smooth convex loss.
 
     L-BFGS (scipy) with the analytic gradient from ``loss(y, z)`` and ``loss.derivative(y, z)``; if the
     certified relative weight error ``|grad F|/(lam max(1, |w|))`` is still above ``tol`` (L-BFGS stalls
     on nearly separable data at small ``lam``), a Newton-CG polish with exact Hessian-vector products
-    (``l''`` derived from ``loss.expr``) follows.
+    (``l''`` from :meth:`replica.Loss.second_derivative`, evaluated stably) follows.
 
     Parameters
     ----------
@@ -221,11 +209,8 @@ def fit_smooth(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6, max_iter: 
     w, its, method = res.x, int(res.nit), "lbfgs"
     c = cert(w)
     if not c <= tol:
-        d2 = _second_derivative(loss)
-
         def hessp(w, v):
-            z = X @ w
-            return X.T @ (np.broadcast_to(d2(y, z), z.shape) * (X @ v)) + lam * v
+            return X.T @ (loss.second_derivative(y, X @ w) * (X @ v)) + lam * v
 
         res2 = minimize(lambda w: fun(w)[0], w, jac=lambda w: fun(w)[1], hessp=hessp, method="Newton-CG",
                         options={"xtol": 1e-14, "maxiter": 200})
