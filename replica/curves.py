@@ -13,8 +13,9 @@ from tqdm.auto import tqdm
 
 from replica.channel import Channel
 from replica.loss import Loss
+from replica.problem import validate_problem
 from replica.result import ConvergenceError, Solution
-from replica.solver import solve, validate_problem
+from replica.solver import solve
 from spectra import Spectrum
 
 __all__ = ["Curve", "learning_curve", "lambda_path", "optimal_lambda"]

@@ -6,8 +6,15 @@ from dataclasses import asdict, dataclass
 
 __all__ = ["Solution", "ConvergenceError", "STATUSES"]
 
-#: Possible values of :attr:`Solution.status`.
-STATUSES = ("converged", "max_iterations", "diverging", "invalid")
+#: Possible values of :attr:`Solution.status`:
+#:
+#: * ``converged`` -- the residual and the certified distance to the fixed point are below ``tol``;
+#: * ``stalled`` -- no further progress from the best point reached, whatever the damping and route;
+#: * ``max_iterations`` -- the budget of sweeps ran out while the iteration was still progressing;
+#: * ``diverging`` -- the norm grows without bound (no finite fixed point at these parameters);
+#: * ``separable`` -- ``lam = 0`` on linearly separable data, where the loss has no finite minimiser;
+#: * ``invalid`` -- the saddle-point map cannot be evaluated near the iterates.
+STATUSES = ("converged", "stalled", "max_iterations", "diverging", "separable", "invalid")
 
 
 @dataclass(frozen=True)
@@ -35,17 +42,28 @@ class Solution:
     train_error : float
         Classification: training 0/1 error. Regression: training MSE ``(1/n) sum (y - h)^2`` (no 1/2).
     iterations : int
-        Number of sweeps of the fixed-point map (0 for the scalar route).
+        Evaluations of the saddle-point map over the whole route (0 for the scalar route).
     converged : bool
         True iff ``status == "converged"``; a converged solution never holds NaN.
     status : str
-        One of ``converged``, ``max_iterations``, ``diverging``, ``invalid``.
+        One of :data:`STATUSES`.
     residual : float
-        Largest relative change of the six overlaps under one undamped sweep at the returned point.
+        ``max |F(x) - x| / |x|`` over ``x = (V, q, m)`` for one undamped sweep ``F`` at the returned point
+        (0 for the exact scalar route).
+    error_estimate : float
+        Newton estimate of the largest relative distance of ``(V, q, m)`` to the exact fixed point
+        (``|(I - J)^{-1}(F(x) - x)| / |x|``, ``J`` the Jacobian of the sweep); ``converged`` requires it below
+        ``tol``. 0 for the exact scalar route, NaN where it was not computed.
     damping : float
         Weight of the old iterate in the last step (``x <- (1 - d) F(x) + d x``).
     loss, channel, method : str
         Names of the loss and channel, and ``fixed-point`` or ``scalar`` (ridge reduction).
+    route : str
+        How the point was reached: ``uninformed``/``informed``/``warm start`` for a direct iteration,
+        ``continuation in lam from L (N steps)`` when :func:`replica.solve` walked from an easier problem,
+        ``scalar`` for the ridge reduction; earlier failed attempts follow in brackets.
+    message : str
+        Why the iteration stopped, and for a failed point what to try.
     """
 
     alpha: float
@@ -64,10 +82,13 @@ class Solution:
     converged: bool
     status: str
     residual: float
+    error_estimate: float
     damping: float
     loss: str
     channel: str
     method: str
+    route: str
+    message: str
 
     def to_dict(self) -> dict:
         """All fields as a plain dictionary."""

@@ -23,8 +23,8 @@ from scipy.optimize import brentq
 
 from replica.channel import Channel
 from replica.loss import Loss
+from replica.problem import validate_problem
 from replica.result import ConvergenceError, Solution
-from replica.solver import validate_problem
 from spectra import Spectrum
 
 __all__ = ["solve_square"]
@@ -103,8 +103,9 @@ def solve_square(spectrum: Spectrum, channel: Channel, alpha: float, lam: float,
                    q_hat=float(q_hat), m_hat=float(m_hat), test_error=channel.test_error(rho, q, m) if ok else np.nan,
                    test_error_noisy=channel.test_error_noisy(rho, q, m) if ok else np.nan,
                    train_loss=0.5 * float(mse), train_error=float(train_err), iterations=0, converged=ok,
-                   status=status, residual=0.0, damping=0.0, loss=loss.name, channel=channel.name,
-                   method="scalar")
+                   status=status, residual=0.0, error_estimate=0.0, damping=0.0, loss=loss.name,
+                   channel=channel.name, method="scalar", route="scalar",
+                   message="exact scalar reduction" if ok else "the scalar reduction gave an invalid point")
     if strict and not ok:
         raise ConvergenceError(f"scalar ridge reduction gave an invalid point at alpha={alpha:g}, lam={lam:g}",
                                sol)

@@ -22,7 +22,7 @@ def test_predict_cli_writes_the_solver_values(tmp_path):
     rows = list(csv.DictReader(open(out)))
     for row in rows:
         ref = solve(spec, Loss.logistic(), Channel.probit(0.2), float(row["alpha"]), 0.1)
-        assert float(row["test_error"]) == pytest.approx(ref.test_error, rel=1e-12)
+        assert float(row["test_error"]) == pytest.approx(ref.test_error, rel=1e-8)  # both certified to 1e-10
         assert row["status"] == "converged"
 
 
