@@ -11,6 +11,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from tqdm.auto import tqdm
 
+from gaussequiv import checks
 from replica.channel import Channel
 from replica.loss import Loss
 from replica.problem import validate_problem
@@ -21,7 +22,7 @@ from spectra import Spectrum
 __all__ = ["Curve", "learning_curve", "lambda_path", "optimal_lambda"]
 
 _NUMERIC = ("alpha", "lam", "V", "q", "m", "V_hat", "q_hat", "m_hat", "test_error", "test_error_noisy",
-            "train_loss", "train_error", "residual")
+            "train_loss", "train_error", "residual", "error_estimate")
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,8 +46,10 @@ class Curve:
     train_loss: np.ndarray
     train_error: np.ndarray
     residual: np.ndarray
+    error_estimate: np.ndarray
     iterations: np.ndarray
     status: np.ndarray
+    route: np.ndarray
     loss: str
     channel: str
 
@@ -57,7 +60,8 @@ class Curve:
             raise ValueError("solutions must not be empty")
         data = {k: np.array([getattr(s, k) for s in solutions], dtype=float) for k in _NUMERIC}
         return cls(**data, iterations=np.array([s.iterations for s in solutions]),
-                   status=np.array([s.status for s in solutions]), loss=solutions[0].loss,
+                   status=np.array([s.status for s in solutions]), route=np.array([s.route for s in solutions]),
+                   loss=solutions[0].loss,
                    channel=solutions[0].channel)
 
     @property
@@ -125,24 +129,20 @@ def _as_grid(name: str, values, positive_strict: bool) -> np.ndarray:
     return arr
 
 
-def _sweep(points, solve_one, progress, desc) -> Curve:
+def _sweep(points, solve_one, progress, desc) -> list[Solution]:
+    """Solve at each point in order, warm-starting from the previous point when (and only when) it converged.
+
+    :func:`replica.solve` itself falls back to the cold starts and to continuation in ``lam`` when a warm start
+    fails, so an unconverged neighbour never decides a point.
+    """
     sols: list[Solution] = []
     prev = None
     bar = tqdm(points, desc=desc, disable=progress is False, delay=0 if progress else 3.0, leave=False)
     for point in bar:
-        init = prev if prev is not None and prev.converged else None
-        try:
-            sol = solve_one(point, init)
-        except ConvergenceError:
-            if init is None:
-                raise
-            sol = solve_one(point, None)  # a warm start can fail where the cold one succeeds
-        if not sol.converged and init is not None:
-            cold = solve_one(point, None)
-            sol = cold if cold.converged else sol
+        sol = solve_one(point, prev if prev is not None and prev.converged else None)
         sols.append(sol)
         prev = sol
-    return Curve.from_solutions(sols)
+    return sols
 
 
 def learning_curve(spectrum: Spectrum, loss: Loss, channel: Channel, alphas, lam: float, *,
@@ -171,8 +171,8 @@ def learning_curve(spectrum: Spectrum, loss: Loss, channel: Channel, alphas, lam
     """
     alphas = _as_grid("alphas", alphas, positive_strict=True)
     validate_problem(spectrum, loss, channel, float(alphas[0]), lam)
-    return _sweep(alphas, lambda a, init: solve(spectrum, loss, channel, a, lam, init=init, **solve_kwargs),
-                  progress, "alphas")
+    return Curve.from_solutions(_sweep(alphas, lambda a, init: solve(spectrum, loss, channel, a, lam, init=init,
+                                                                      **solve_kwargs), progress, "alphas"))
 
 
 def lambda_path(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lams, *,
@@ -189,44 +189,67 @@ def lambda_path(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, 
     """
     lams = _as_grid("lams", lams, positive_strict=False)
     validate_problem(spectrum, loss, channel, alpha, float(lams[0]))
-    return _sweep(lams, lambda lam, init: solve(spectrum, loss, channel, alpha, lam, init=init, **solve_kwargs),
-                  progress, "lams")
+    return Curve.from_solutions(_sweep(lams, lambda lam, init: solve(spectrum, loss, channel, alpha, lam, init=init,
+                                                                      **solve_kwargs), progress, "lams"))
 
 
 def optimal_lambda(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, *,
                    bounds: tuple[float, float] = (1e-6, 1e2), quantity: str = "test_error",
-                   xatol: float = 1e-4, **solve_kwargs) -> Solution:
-    """The ``lam`` in ``bounds`` that minimises ``quantity`` (bounded search over ``log lam``).
+                   xatol: float = 1e-4, grid: int = 25, **solve_kwargs) -> Solution:
+    """The ``lam`` in ``bounds`` that minimises ``quantity`` (a converged optimum, or an error).
 
-    Returns the :class:`Solution` at the optimum (its ``lam`` field). Raises ``ValueError`` if the
-    minimum sits on a bound, where a wider ``bounds`` is needed.
+    A regularisation path over ``grid`` log-spaced values from ``bounds[1]`` down to ``bounds[0]`` (continuation
+    in ``lam``: each point warm-starts from the previous one) brackets the minimum; a bounded Brent search in
+    ``log lam`` inside the bracket then refines it to ``xatol``. Only converged points enter the minimisation:
+    if any point of the path or of the refinement does not converge, :class:`ConvergenceError` names its
+    ``lam`` (whatever ``strict`` says: a minimum over unconverged values is meaningless).
+
+    Returns the :class:`Solution` at the optimum (its ``lam`` field). Raises ``ValueError`` if the minimum sits on
+    a bound, where a wider ``bounds`` is needed.
 
     Examples
     --------
     >>> from spectra import Spectrum
     >>> from replica import Loss, Channel, optimal_lambda
     >>> sol = optimal_lambda(Spectrum.isotropic(100), Loss.square(), Channel.linear(0.5), alpha=2.0)
-    >>> round(sol.lam, 3)  # Bayes-optimal ridge in this scaling: lam = noise / rho
-    0.5
+    >>> round(sol.lam, 3), sol.status  # Bayes-optimal ridge in this scaling: lam = noise / rho
+    (0.5, 'converged')
     """
     lo, hi = (float(b) for b in bounds)
     if not (0 < lo < hi and np.isfinite(hi)):
         raise ValueError(f"bounds must satisfy 0 < low < high < inf, got {bounds}")
-    if quantity not in _NUMERIC:
-        raise ValueError(f"unknown quantity {quantity!r}; choose from {_NUMERIC}")
+    if quantity not in _NUMERIC[2:-2]:
+        raise ValueError(f"unknown quantity {quantity!r}; choose from {_NUMERIC[2:-2]}")
+    grid = checks.integer("grid", grid, minimum=3)
     validate_problem(spectrum, loss, channel, alpha, lo)
+    solve_kwargs = {**solve_kwargs, "strict": False}
+
+    def converged(sol: Solution) -> Solution:
+        if not sol.converged:
+            raise ConvergenceError(f"optimal_lambda: the fixed point at lam = {sol.lam:.6g} (alpha = {alpha:g}) did "
+                                   f"not converge (status {sol.status}: {sol.message}); no optimum is reported over "
+                                   "unconverged points. Narrow bounds away from it, or pass a larger max_iter/tol.",
+                                   sol)
+        return sol
+
+    lams = np.geomspace(hi, lo, grid)
+    path = [converged(s) for s in _sweep(lams, lambda lam, init: solve(spectrum, loss, channel, alpha, lam, init=init,
+                                                                        **solve_kwargs), False, "lams")]
+    values = np.array([getattr(s, quantity) for s in path])
+    i = int(np.argmin(values))
+    if i in (0, grid - 1):
+        raise ValueError(f"the optimum lam = {lams[i]:.3g} sits on a bound of {bounds}; widen bounds")
     cache: dict[float, Solution] = {}
 
     def objective(log_lam: float) -> float:
-        sol = solve(spectrum, loss, channel, alpha, float(np.exp(log_lam)), **solve_kwargs)
+        lam = float(np.exp(log_lam))
+        near = path[int(np.argmin(np.abs(np.log(lams) - log_lam)))]
+        sol = converged(solve(spectrum, loss, channel, alpha, lam, init=near, **solve_kwargs))
         cache[log_lam] = sol
         return getattr(sol, quantity)
 
-    res = minimize_scalar(objective, bounds=(np.log(lo), np.log(hi)), method="bounded",
+    res = minimize_scalar(objective, bounds=(np.log(lams[i + 1]), np.log(lams[i - 1])), method="bounded",
                           options={"xatol": xatol})
-    best = cache[res.x] if res.x in cache else solve(spectrum, loss, channel, alpha, float(np.exp(res.x)),
-                                                     **solve_kwargs)
-    span = np.log(hi) - np.log(lo)
-    if min(res.x - np.log(lo), np.log(hi) - res.x) < 1e-3 * span:
-        raise ValueError(f"the optimum lam = {best.lam:.3g} sits on a bound of {bounds}; widen bounds")
-    return best
+    best = cache[res.x] if res.x in cache else converged(solve(spectrum, loss, channel, alpha,
+                                                               float(np.exp(res.x)), init=path[i], **solve_kwargs))
+    return best if getattr(best, quantity) <= values[i] else path[i]

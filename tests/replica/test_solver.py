@@ -228,3 +228,55 @@ def test_optimal_lambda_of_ridge_is_bayes():
         assert sol.lam == pytest.approx(0.3, rel=1e-3)
     with pytest.raises(ValueError, match="bound"):
         optimal_lambda(spec, Loss.square(), Channel.linear(0.6), 1.0, bounds=(1.0, 10.0))
+
+
+def test_optimal_lambda_never_uses_an_unconverged_point():
+    """Whatever strict says, an unconverged point raises ConvergenceError naming its lam (here a budget of 3 map
+    evaluations per point cannot converge anywhere)."""
+    from replica import optimal_lambda
+
+    spec = _random_spectrum(6)
+    for strict in (True, False):
+        with pytest.raises(ConvergenceError, match="lam = "):
+            optimal_lambda(spec, Loss.logistic(), Channel.probit(0.3), 2.0, max_iter=3, strict=strict)
+
+
+def test_optimal_lambda_is_the_minimum_of_the_converged_path():
+    """Reference: a dense independent lambda path (cold solves). The optimum converged, lies inside the bounds, and
+    its test error is at most the smallest value on the dense path (Brent refines inside the grid bracket)."""
+    from replica import optimal_lambda
+
+    spec = _random_spectrum(7)
+    loss, channel = Loss.logistic(), Channel.probit(0.3)
+    best = optimal_lambda(spec, loss, channel, 1.5, bounds=(1e-4, 1e2), xatol=1e-5)
+    assert best.converged
+    dense = [solve(spec, loss, channel, 1.5, lam).test_error for lam in np.geomspace(1e-4, 1e2, 61)]
+    assert best.test_error <= min(dense) * (1 + 1e-9)
+    assert best.test_error > min(dense) - 1e-3 * min(dense)
+
+
+def test_sweep_with_strict_false_marks_points_and_never_warm_starts_from_them():
+    """A curve with a too-small budget: every point is marked unconverged (never raises), and each point's route is
+    a direct start, not a warm start from an unconverged neighbour."""
+    from replica import learning_curve
+
+    spec = _random_spectrum(8)
+    curve = learning_curve(spec, Loss.logistic(), Channel.sign(), [0.5, 1.0, 2.0], 0.01, max_iter=2, strict=False,
+                           progress=False)
+    assert not curve.converged.any()
+    assert all("warm start" not in r for r in curve.route)
+
+
+def test_hinge_at_small_lam_converges_from_the_default_call():
+    """Issue 10 §1: hinge on a sign teacher at lam = 1e-4 and 1e-8 used to stop at max_iterations from the cold
+    start. Reference: a warm-started regularisation path from lam = 1 (an independent route to the same point)."""
+    from replica import lambda_path
+
+    spec = Spectrum.isotropic(200)
+    path = lambda_path(spec, Loss.hinge(), Channel.sign(), 2.0, np.geomspace(1.0, 1e-8, 17), progress=False)
+    for lam in (1e-4, 1e-8):
+        sol = solve(spec, Loss.hinge(), Channel.sign(), 2.0, lam)
+        j = int(np.argmin(np.abs(np.log(path.lam / lam))))
+        assert sol.converged and sol.route
+        assert sol.test_error == pytest.approx(path.test_error[j], rel=1e-8)
+        assert sol.q == pytest.approx(path.q[j], rel=1e-8)
