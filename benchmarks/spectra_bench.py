@@ -15,7 +15,7 @@ import numpy as np
 
 from spectra import estimate_covariances
 from spectra.dcgan import DCGAN
-from spectra.estimate import _batch_moments, _Groups
+from spectra.estimate import GroupMoments, batch_moments
 from spectra.generators import DeepRandom, SingleLayer, pretrained
 
 
@@ -63,10 +63,10 @@ def main() -> None:
     flops = 2 * b * (p * p + p * 100 + 100 * 100)  # gemm-equivalent flop count of the three products
     for prec in ("float64", "float32"):
         dt = np.dtype(prec)
-        state = _Groups(2, p, 100)
+        state = GroupMoments(2, p, 100)
 
         def accumulate(dt=dt, state=state):
-            state.add(0, *_batch_moments(v, u, dt))
+            state.add(0, *batch_moments(v, u, dt))
 
         vv, uu = v.astype(dt), u.astype(dt)
         vt, ut = np.ascontiguousarray(vv.T), np.ascontiguousarray(uu.T)
