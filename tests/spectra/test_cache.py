@@ -188,3 +188,22 @@ def test_fingerprint_walks_cycles_and_sees_every_attribute():
     assert fingerprint(a) != fingerprint(b)
     assert fingerprint(None) == "none"
     assert fingerprint({"x": 1.0}) != fingerprint({"x": 1})  # types matter
+
+
+def test_fingerprints_are_the_same_in_another_process(tmp_path):
+    """A cache written by one session must be found by the next: fingerprints do not depend on object ids or
+    on the string-hash seed (reference: the same objects built in a subprocess with another PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from spectra.cli import centred_problem
+
+    code = ("from spectra.cli import centred_problem; from spectra.estimate import fingerprint; "
+            "print(' '.join(fingerprint(o) for o in centred_problem('single-sign:10x20:3', 'rf-erf:30', 0, 100)))")
+    env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+               OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    here = " ".join(fingerprint(o) for o in centred_problem("single-sign:10x20:3", "rf-erf:30", 0, 100))
+    assert out.split() == here.split()
