@@ -334,4 +334,7 @@ def fingerprint(obj, name: str = "obj") -> str:
     """
     if obj is None:
         return "none"
-    return _digest(obj, name)[:32]
+    try:
+        return _digest(obj, name)[:32]
+    except RecursionError:
+        raise FingerprintError(f"{name} is nested too deeply to fingerprint") from None

@@ -207,3 +207,11 @@ def test_fingerprints_are_the_same_in_another_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     here = " ".join(fingerprint(o) for o in centred_problem("single-sign:10x20:3", "rf-erf:30", 0, 100))
     assert out.split() == here.split()
+
+
+def test_too_deep_objects_are_refused_not_crashed():
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(FingerprintError, match="nested too deeply"):
+        fingerprint(deep, "deep")
