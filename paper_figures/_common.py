@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
+
 __all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "int_seed", "face_generator", "figure", "log_axis",
            "main", "save", "write_csv"]
 
@@ -62,8 +64,7 @@ def child_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.Se
     -------
     list of numpy.random.SeedSequence
     """
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-    return root.spawn(n)
+    return seed_sequence(seed).spawn(n)
 
 
 def int_seed(seq: np.random.SeedSequence) -> int:

@@ -1,4 +1,6 @@
-"""Small shared helpers of the spectra package: seeds, argument checks and the activation registry."""
+"""Small shared helpers of the spectra package: the batch-shape check and the activation registry.
+
+Seeds and generic argument checks live in :mod:`gaussequiv.seeding` and :mod:`gaussequiv.checks`."""
 
 from __future__ import annotations
 
@@ -7,37 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
-
-SeedLike = int | np.integer | np.random.Generator | np.random.SeedSequence | None
-
-
-def seed_sequence(seed: SeedLike, name: str = "seed") -> np.random.SeedSequence:
-    """A :class:`numpy.random.SeedSequence` from an int, a Generator, a SeedSequence or None.
-
-    A Generator is consumed (four 63-bit draws), so passing the same Generator twice gives two different
-    but reproducible streams, as numpy users expect.
-    """
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
-    if seed is None:
-        return np.random.SeedSequence()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, a numpy.random.Generator, a SeedSequence or None, "
-                        f"got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {seed}")
-    return np.random.SeedSequence(int(seed))
-
-
-def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int >= minimum, else a ``TypeError``/``ValueError`` naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def check_batch(name: str, c, dim: int, what: str = "latent_dim") -> np.ndarray:

@@ -383,11 +383,15 @@ def deep_sign_covariances(weights: Sequence) -> tuple[np.ndarray, np.ndarray]:
 def deep_sign_spectrum(weights: Sequence, theta=None) -> Spectrum:
     """:class:`~spectra.Spectrum` of :func:`deep_sign_covariances` with a latent teacher.
 
+    The recursion's ``omega`` is positive semi-definite only when the last layer's rows have norms close to 1
+    (wide layers); for narrow ones (e.g. widths ``[10, 10, 20]``) most draws give an indefinite ``omega``,
+    which :class:`~spectra.Spectrum` refuses.
+
     Examples
     --------
     >>> from spectra.generators import DeepRandom
     >>> from spectra.analytic import deep_sign_spectrum
-    >>> deep_sign_spectrum(DeepRandom([10, 10, 20], seed=0).weights).p
+    >>> deep_sign_spectrum(DeepRandom([10, 200, 20], seed=0).weights).p
     20
     """
     omega, phi = deep_sign_covariances(weights)

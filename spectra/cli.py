@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from spectra import features as feats
 from spectra import generators as gens
 from spectra.estimate import estimate_covariances
@@ -79,13 +77,14 @@ def parse_features(spec: str, input_dim: int, input_mean=None):
 def centred_problem(generator: str, features: str, seed: int, center_samples: int):
     """Generator and feature map from their specs, the features acting on centred generator outputs (theory §1.1).
 
-    The pilot mean comes from its own stream, ``SeedSequence([seed, 1])``, so every command that uses the same
+    The pilot mean is :func:`spectra.features.generator_mean` with ``seed``: its samples come from a stream of
+    their own, independent of the estimation run with the same seed, and every command that uses the same
     specs and seed builds the same feature map (and shares the covariance cache).
     """
     gen = parse_generator(generator)
     mean = None
     if features != "identity" and center_samples > 0:
-        mean = feats.generator_mean(gen, center_samples, seed=np.random.SeedSequence([seed, 1]))
+        mean = feats.generator_mean(gen, center_samples, seed=seed)
     return gen, parse_features(features, gen.output_dim, mean)
 
 
@@ -98,11 +97,11 @@ def _run(args: argparse.Namespace) -> None:
         spec = Spectrum.from_estimate(est)
     else:
         kind, _, seed = args.teacher.partition(":")
-        if kind != "random":
-            raise ValueError(f"--teacher must be 'averaged' or 'random:SEED', got {args.teacher!r}")
-        # SeedSequence([SEED, 7]) as in `gaussequiv validate`: a bare int would share the stream of a generator
-        # built with the same seed, and LinearTeacher.random(D, seed=0) would equal a row of SingleLayer's weights
-        teacher = LinearTeacher.random(gen.latent_dim, seed=np.random.SeedSequence([int(seed or 0), 7]))
+        if kind != "random" or not (seed == "" or seed.isdigit()):
+            raise ValueError(f"--teacher must be 'averaged' or 'random[:SEED]' (SEED an int >= 0), got "
+                             f"{args.teacher!r}")
+        # the teacher's own seed stream: independent of the generator and features even for equal seeds
+        teacher = LinearTeacher.random(gen.latent_dim, seed=int(seed or 0))
         spec = Spectrum.from_estimate(est, teacher.theta)
     spec.save(args.out)
     if args.estimate_out:
@@ -126,11 +125,12 @@ def register(subparsers) -> None:
                    help="samples of a separate pilot run whose mean the feature map subtracts from its input "
                         "(theory §1.1; 0 = features act on raw outputs)")
     p.add_argument("--batch-size", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the Monte Carlo samples and of the pilot mean (int >= 0, default 0)")
     p.add_argument("--groups", type=int, default=8, help="batch-means groups for the error bars")
     p.add_argument("--precision", choices=("float64", "float32"), default="float64")
     p.add_argument("--teacher", default="averaged",
-                   help="'averaged' or 'random:SEED' (a fixed teacher drawn from SeedSequence([SEED, 7]))")
+                   help="'averaged' or 'random[:SEED]' (a fixed teacher, LinearTeacher.random(D, seed=SEED))")
     p.add_argument("--checkpoint", default=None, help="checkpoint .npz (resumes if it exists)")
     p.add_argument("--cache", default=None, help="cache directory for the estimate")
     p.add_argument("--out", required=True, help="output .npz of the Spectrum")

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spectra._util import SeedLike, check_positive_int, seed_sequence
-from spectra.generators import Generator
+from gaussequiv.checks import integer
+from gaussequiv.seeding import SeedLike, stream
+from spectra.base import Generator
 
 __all__ = ["DCGAN", "ConvTransposeLayer", "conv_transpose2d", "builtin_weights_path"]
 
@@ -268,7 +269,7 @@ class DCGAN(Generator):
         return cls(_layers_from_arrays(arrays, where), pool=pool, name=name)
 
     @classmethod
-    def random(cls, seed: SeedLike = None, *, latent_dim: int = 100, ngf: int = 64, channels: int = 3,
+    def random(cls, seed: SeedLike = 0, *, latent_dim: int = 100, ngf: int = 64, channels: int = 3,
                image_size: int = 32, pool: bool = False, calibration: int = 1024) -> DCGAN:
         r"""DCGAN with seeded random weights (the paper's random-weight generator).
 
@@ -277,16 +278,20 @@ class DCGAN(Generator):
         of ``calibration`` seeded latents, so the inference-form network normalises like the
         training-mode network it imitates. Layers: ``1 -> 4 -> 8 -> ... -> image_size`` (a power of 2
         times 4), widths ``ngf * 2**j`` down to ``channels``.
+
+        ``seed`` (int >= 0, SeedSequence or Generator; default 0) seeds everything through
+        ``gaussequiv.seeding.stream(seed, "generator.dcgan_random")``: independent of teachers, feature maps
+        and samples built from the same seed.
         """
-        latent_dim = check_positive_int("latent_dim", latent_dim)
-        ngf = check_positive_int("ngf", ngf)
-        channels = check_positive_int("channels", channels)
-        calibration = check_positive_int("calibration", calibration, minimum=2)
+        latent_dim = integer("latent_dim", latent_dim)
+        ngf = integer("ngf", ngf)
+        channels = integer("channels", channels)
+        calibration = integer("calibration", calibration, minimum=2)
         n_up = int(np.log2(image_size / 4)) if image_size >= 8 else -1
         if n_up < 1 or 4 * 2**n_up != image_size:
             raise ValueError(f"image_size must be 4 * 2**j with j >= 1 (8, 16, 32, 64, ...), got {image_size}")
         widths = [latent_dim] + [ngf * 2 ** (n_up - 1 - j) for j in range(n_up)] + [channels]
-        ss = seed_sequence(seed).spawn(2 * len(widths))
+        ss = stream(seed, "generator.dcgan_random").spawn(2 * len(widths))
         layers = []
         c = np.random.default_rng(ss[-1]).standard_normal((calibration, latent_dim)).astype(np.float32)
         h = c.reshape(calibration, 1, 1, latent_dim)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from spectra._util import SeedLike, check_batch, check_positive_int, get_activation, seed_sequence
+from gaussequiv.checks import integer
+from gaussequiv.seeding import SeedLike, rng, stream
+from spectra._util import check_batch, get_activation
 
 __all__ = [
     "FeatureMap",
@@ -68,7 +70,7 @@ class Identity(FeatureMap):
     """The identity map ``v = x`` (the student sees the generator output)."""
 
     def __init__(self, dim: int):
-        self.input_dim = self.output_dim = check_positive_int("dim", dim)
+        self.input_dim = self.output_dim = integer("dim", dim)
         self.name = "identity"
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
@@ -153,11 +155,13 @@ class LearnedFeatures(RandomFeatures):
 
 
 # ------------------------------------------------------------------------------------------- constructors
-def generator_mean(generator, n_samples: int = 10_000, seed: SeedLike = None, batch_size: int = 2000) -> np.ndarray:
+def generator_mean(generator, n_samples: int = 10_000, seed: SeedLike = 0, batch_size: int = 2000) -> np.ndarray:
     """Monte Carlo mean of a generator's outputs (float64), to centre a feature map's input (theory §1.1).
 
-    Use an independent seed from the estimation run. The feature map then subtracts this fixed vector,
-    so it is one well-defined map; simulations must use the same feature-map object.
+    The latents come from ``gaussequiv.seeding.rng(seed, "features.generator_mean")``, a stream of its own:
+    with the same ``seed`` they are independent of the estimation run's samples
+    (:func:`spectra.estimate_covariances`). The feature map then subtracts this fixed vector, so it is one
+    well-defined map; simulations must use the same feature-map object.
 
     Examples
     --------
@@ -169,13 +173,13 @@ def generator_mean(generator, n_samples: int = 10_000, seed: SeedLike = None, ba
     >>> mu.shape
     (8,)
     """
-    n_samples = check_positive_int("n_samples", n_samples)
-    batch_size = check_positive_int("batch_size", batch_size)
-    rng = np.random.default_rng(seed_sequence(seed))
+    n_samples = integer("n_samples", n_samples)
+    batch_size = integer("batch_size", batch_size)
+    draw = rng(seed, "features.generator_mean")
     total = np.zeros(generator.output_dim)
     for start in range(0, n_samples, batch_size):
         size = min(batch_size, n_samples - start)
-        x = np.asarray(generator(rng.standard_normal((size, generator.latent_dim), dtype=np.float32)))
+        x = np.asarray(generator(draw.standard_normal((size, generator.latent_dim), dtype=np.float32)))
         if not np.all(np.isfinite(x)):
             raise ValueError(f"generator returned NaN or inf in the batch starting at sample {start}")
         total += x.sum(axis=0, dtype=np.float64)
@@ -194,7 +198,7 @@ def identity(dim: int) -> Identity:
     return Identity(dim)
 
 
-def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedLike = None,
+def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedLike = 0,
                     input_mean=None) -> RandomFeatures:
     r"""Random features :math:`v = \sigma(W (x-\mu)/\sqrt N)` with Gaussian :math:`W \in R^{p \times N}`.
 
@@ -205,8 +209,9 @@ def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedL
     p : int
         Number of features.
     activation : {"erf", "relu", "tanh", "sign"}
-    seed : int or numpy.random.Generator
-        Seed of ``W``.
+    seed : int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of ``W`` (default 0), drawn through ``gaussequiv.seeding.stream(seed, "features.random")``:
+        independent of generator weights, teachers and samples built from the same seed.
     input_mean : array, shape (N,), optional
         Subtracted from ``x`` first (e.g. ``estimate.mean_v`` of an identity-feature estimate).
 
@@ -219,14 +224,17 @@ def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedL
     array([[0., 0., 0.],
            [0., 0., 0.]], dtype=float32)
     """
-    N, p = check_positive_int("input_dim", input_dim), check_positive_int("p", p)
-    w = np.random.default_rng(seed_sequence(seed)).standard_normal((p, N))
+    N, p = integer("input_dim", input_dim), integer("p", p)
+    w = rng(seed, "features.random").standard_normal((p, N))
     return RandomFeatures(w, activation, input_mean)
 
 
-def random_fourier_features(input_dim: int, p: int, bandwidth: float = 1.0, seed: SeedLike = None,
+def random_fourier_features(input_dim: int, p: int, bandwidth: float = 1.0, seed: SeedLike = 0,
                             input_mean=None) -> RandomFourierFeatures:
     r"""Random Fourier features of the Gaussian kernel of width :math:`\ell\sqrt N` (``bandwidth`` = :math:`\ell`).
+
+    ``W`` and ``b`` come from children 0 and 1 of ``gaussequiv.seeding.stream(seed, "features.fourier")``
+    (``seed`` defaults to 0).
 
     Examples
     --------
@@ -237,15 +245,15 @@ def random_fourier_features(input_dim: int, p: int, bandwidth: float = 1.0, seed
     >>> round(float((rff(x) ** 2).sum()) / 2000, 1)   # k(x, x) = 1
     1.0
     """
-    N, p = check_positive_int("input_dim", input_dim), check_positive_int("p", p)
-    ss = seed_sequence(seed).spawn(2)
+    N, p = integer("input_dim", input_dim), integer("p", p)
+    ss = stream(seed, "features.fourier").spawn(2)
     w = np.random.default_rng(ss[0]).standard_normal((p, N))
     b = np.random.default_rng(ss[1]).uniform(0, 2 * np.pi, p)
     return RandomFourierFeatures(w, b, bandwidth, input_mean)
 
 
 def learn_features(generator, teacher, p: int, n_train: int, *, activation: str = "erf", steps: int = 200,
-                   learning_rate: float = 1.0, seed: SeedLike = None, log_every: int = 10) -> LearnedFeatures:
+                   learning_rate: float = 1.0, seed: SeedLike = 0, log_every: int = 10) -> LearnedFeatures:
     r"""Learned features: the hidden layer of a two-layer network trained on generator data.
 
     The network :math:`f(x) = a \cdot \sigma(W (x-\mu)/\sqrt N)/\sqrt p` is trained by full-batch gradient
@@ -268,8 +276,10 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     steps : int
         Gradient steps.
     learning_rate : float
-    seed : int or numpy.random.Generator
-        Seeds the training samples and the initialisation (separate child streams).
+    seed : int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+        Seeds the training samples, ``W`` and ``a`` (children 0, 1, 2 of
+        ``gaussequiv.seeding.stream(seed, "features.learned")``; default 0), independent of the estimator's
+        samples and of any model built from the same seed.
 
     Examples
     --------
@@ -281,15 +291,15 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     >>> bool(feats.train_loss[-1] < feats.train_loss[0])
     True
     """
-    p, n_train = check_positive_int("p", p), check_positive_int("n_train", n_train, minimum=2)
-    steps = check_positive_int("steps", steps)
-    log_every = check_positive_int("log_every", log_every)
+    p, n_train = integer("p", p), integer("n_train", n_train, minimum=2)
+    steps = integer("steps", steps)
+    log_every = integer("log_every", log_every)
     if activation not in _DERIVS:
         raise ValueError(f"activation must be one of {sorted(_DERIVS)} for learned features, got {activation!r}")
     if not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
     d = _DERIVS[activation]
-    s_data, s_w, s_a = seed_sequence(seed).spawn(3)
+    s_data, s_w, s_a = stream(seed, "features.learned").spawn(3)
     c = np.random.default_rng(s_data).standard_normal((n_train, generator.latent_dim))
     x = np.asarray(generator(c), dtype=float)
     y = np.asarray(teacher(c), dtype=float)

@@ -12,41 +12,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spectra._util import SeedLike, check_batch, check_positive_int, get_activation, seed_sequence
+from gaussequiv.checks import integer
+from gaussequiv.seeding import SeedLike, rng, stream
+from spectra._util import get_activation
+from spectra.base import Generator
+from spectra.dcgan import DCGAN, builtin_weights_path
+from spectra.faces import face_generator
 
-__all__ = ["Generator", "SingleLayer", "DeepRandom", "pretrained", "PRETRAINED"]  # and DCGAN, lazily
+__all__ = ["Generator", "SingleLayer", "DeepRandom", "DCGAN", "pretrained", "PRETRAINED"]
 
 GENERATOR_ACTIVATIONS = ("sign", "erf", "tanh", "relu")
-
-
-class Generator:
-    """Base class of the generators: a callable ``(n, latent_dim) -> (n, output_dim)`` float32 map.
-
-    Subclasses implement :meth:`_forward` on a validated float32 batch and set ``latent_dim``,
-    ``output_dim`` and ``name`` (a short, stable description used in cache keys).
-    """
-
-    latent_dim: int
-    output_dim: int
-    name: str
-
-    def __call__(self, c) -> np.ndarray:
-        """Outputs for a batch of latents ``c`` of shape ``(n, latent_dim)``; returns ``(n, output_dim)``."""
-        c = check_batch("c", c, self.latent_dim)
-        return self._forward(np.ascontiguousarray(c, dtype=np.float32))
-
-    def _forward(self, c: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def sample(self, n: int, seed: SeedLike = None) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` latents ``c ~ N(0, I)`` and return ``(c, G(c))`` (both float32, raw outputs)."""
-        n = check_positive_int("n", n)
-        rng = np.random.default_rng(seed_sequence(seed))
-        c = rng.standard_normal((n, self.latent_dim), dtype=np.float32)
-        return c, self(c)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name}, D={self.latent_dim}, N={self.output_dim})"
 
 
 class SingleLayer(Generator):
@@ -62,8 +37,9 @@ class SingleLayer(Generator):
         Output dimension.
     activation : {"sign", "erf", "tanh", "relu"}
         Pointwise non-linearity; ``"erf"`` is the plain :math:`\mathrm{erf}(z)`.
-    seed : int, numpy.random.Generator or None
-        Seed of the weights.
+    seed : int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the weights (default 0), drawn from ``gaussequiv.seeding.stream(seed, "generator.single_layer")``:
+        independent of teachers, feature maps and samples built from the same seed.
 
     Attributes
     ----------
@@ -83,13 +59,13 @@ class SingleLayer(Generator):
     ((2, 6), dtype('float32'))
     """
 
-    def __init__(self, D: int, N: int, activation: str = "sign", seed: SeedLike = None):
-        self.latent_dim = check_positive_int("D", D)
-        self.output_dim = check_positive_int("N", N)
+    def __init__(self, D: int, N: int, activation: str = "sign", seed: SeedLike = 0):
+        self.latent_dim = integer("D", D)
+        self.output_dim = integer("N", N)
         self._act = get_activation(activation, GENERATOR_ACTIVATIONS)
         self.activation = self._act.name
-        rng = np.random.default_rng(seed_sequence(seed))
-        weights = rng.standard_normal((self.output_dim, self.latent_dim)) / np.sqrt(self.latent_dim)
+        draw = rng(seed, "generator.single_layer")
+        weights = draw.standard_normal((self.output_dim, self.latent_dim)) / np.sqrt(self.latent_dim)
         weights.setflags(write=False)
         self.weights = weights
         self._wt32 = np.ascontiguousarray(weights.T, dtype=np.float32)
@@ -128,8 +104,9 @@ class DeepRandom(Generator):
     widths : sequence of int
         ``[D, h_1, ..., N]``: latent dimension, hidden widths, output dimension (at least two entries).
     activation : {"sign", "erf", "tanh", "relu"}
-    seed : int, numpy.random.Generator or None
-        Each layer's weights come from its own child of ``SeedSequence(seed)``.
+    seed : int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the weights (default 0): layer ``l`` draws from child ``l`` of
+        ``gaussequiv.seeding.stream(seed, "generator.deep_random")``.
 
     Attributes
     ----------
@@ -145,17 +122,17 @@ class DeepRandom(Generator):
     (3, 8)
     """
 
-    def __init__(self, widths: Sequence[int], activation: str = "sign", seed: SeedLike = None):
+    def __init__(self, widths: Sequence[int], activation: str = "sign", seed: SeedLike = 0):
         if isinstance(widths, (int, np.integer, str)) or not isinstance(widths, Sequence | np.ndarray):
             raise TypeError(f"widths must be a sequence of ints [D, ..., N], got {widths!r}")
-        widths = [check_positive_int(f"widths[{i}]", w) for i, w in enumerate(widths)]
+        widths = [integer(f"widths[{i}]", w) for i, w in enumerate(widths)]
         if len(widths) < 2:
             raise ValueError(f"widths must have at least two entries [D, N], got {widths}")
         self.widths = tuple(widths)
         self.latent_dim, self.output_dim = widths[0], widths[-1]
         self._act = get_activation(activation, GENERATOR_ACTIVATIONS)
         self.activation = self._act.name
-        children = seed_sequence(seed).spawn(len(widths) - 1)
+        children = stream(seed, "generator.deep_random").spawn(len(widths) - 1)
         ws = []
         for child, fan_in, fan_out in zip(children, widths[:-1], widths[1:], strict=True):
             w = np.random.default_rng(child).standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)
@@ -174,19 +151,11 @@ class DeepRandom(Generator):
 
 # ---------------------------------------------------------------------------------------- pretrained models
 def _pretrained_fashion() -> Generator:
-    from spectra.dcgan import DCGAN, builtin_weights_path
-
     return DCGAN.load(builtin_weights_path("fashion-dcgan"), name="fashion-dcgan")
 
 
-def _pretrained_faces() -> Generator:
-    from spectra.faces import face_generator
-
-    return face_generator()
-
-
 #: Names accepted by :func:`pretrained`.
-PRETRAINED = {"fashion-dcgan": _pretrained_fashion, "face-dcgan": _pretrained_faces}
+PRETRAINED = {"fashion-dcgan": _pretrained_fashion, "face-dcgan": face_generator}
 
 
 def pretrained(name: str = "fashion-dcgan") -> Generator:
@@ -207,12 +176,3 @@ def pretrained(name: str = "fashion-dcgan") -> Generator:
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained generator {name!r}; choose one of {sorted(PRETRAINED)}")
     return PRETRAINED[name]()
-
-
-def __getattr__(name: str):
-    # ``spectra.generators.DCGAN`` without a circular import (spectra.dcgan subclasses Generator).
-    if name == "DCGAN":
-        from spectra.dcgan import DCGAN
-
-        return DCGAN
-    raise AttributeError(f"module 'spectra.generators' has no attribute {name!r}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spectra._util import SeedLike, check_batch, check_positive_int, get_activation, seed_sequence
+from gaussequiv.checks import integer
+from gaussequiv.seeding import SeedLike, rng
+from spectra._util import check_batch, get_activation
 
 __all__ = ["LinearTeacher", "CommitteeTeacher"]
 
@@ -51,10 +53,16 @@ class LinearTeacher:
         self.latent_dim = int(self.theta.size)
 
     @classmethod
-    def random(cls, D: int, seed: SeedLike = None) -> LinearTeacher:
-        """Teacher with ``theta ~ N(0, I_D)``."""
-        D = check_positive_int("D", D)
-        return cls(np.random.default_rng(seed_sequence(seed)).standard_normal(D))
+    def random(cls, D: int, seed: SeedLike = 0) -> LinearTeacher:
+        """Teacher with ``theta ~ N(0, I_D)``.
+
+        ``seed`` (int >= 0, SeedSequence or Generator; default 0) draws through
+        ``gaussequiv.seeding.stream(seed, "teacher.linear")``: independent of generator weights, feature maps
+        and samples built from the same seed (``LinearTeacher.random(D, seed=0)`` is not a row of
+        ``SingleLayer(D, N, seed=0).weights``).
+        """
+        D = integer("D", D)
+        return cls(rng(seed, "teacher.linear").standard_normal(D))
 
     @property
     def rho(self) -> float:
@@ -105,10 +113,14 @@ class CommitteeTeacher:
         self._g = get_activation(_COMMITTEE_ACTIVATIONS[activation])
 
     @classmethod
-    def random(cls, M: int, D: int, activation: str = "erf", seed: SeedLike = None) -> CommitteeTeacher:
-        """Reference teacher: ``B`` with N(0, 1) entries and ``A = 1``."""
-        M, D = check_positive_int("M", M), check_positive_int("D", D)
-        return cls(np.random.default_rng(seed_sequence(seed)).standard_normal((M, D)), activation=activation)
+    def random(cls, M: int, D: int, activation: str = "erf", seed: SeedLike = 0) -> CommitteeTeacher:
+        """Reference teacher: ``B`` with N(0, 1) entries and ``A = 1``.
+
+        ``seed`` (default 0) draws through ``gaussequiv.seeding.stream(seed, "teacher.committee")``,
+        independent of every other kind of object built from the same seed.
+        """
+        M, D = integer("M", M), integer("D", D)
+        return cls(rng(seed, "teacher.committee").standard_normal((M, D)), activation=activation)
 
     def fields(self, c) -> np.ndarray:
         """Local fields ``nu`` of shape ``(n, M)``: ``c @ B.T / sqrt(D)``."""

@@ -42,7 +42,8 @@ import numpy as np
 from scipy import special
 from tqdm.auto import tqdm
 
-from validation.simulate import SeedLike, _int, _seed_sequence
+from gaussequiv.seeding import SeedLike, stream
+from validation.simulate import _int
 
 __all__ = ["EquivalenceResult", "gaussian_equivalence", "sliced_wasserstein"]
 
@@ -100,7 +101,7 @@ def sliced_wasserstein(samples, cov, *, mean=None, n_directions: int = 200, seed
     if mean is not None:
         x = x - np.asarray(mean, dtype=float)
     white = np.linalg.solve(chol, x.T).T
-    dirs = _directions(x.shape[1], _int("n_directions", n_directions, 1), _seed_sequence(seed))
+    dirs = _directions(x.shape[1], _int("n_directions", n_directions, 1), stream(seed, "validation.directions"))
     return float(np.sqrt(max(float(np.mean(_w2_to_standard_normal(white @ dirs.T))), 0.0)))
 
 
@@ -292,7 +293,7 @@ def gaussian_equivalence(generator: str | Callable = "sign", features: Callable 
         raise ValueError(f"delta = D/N must be finite and > 0, got {delta}")
     if features is not None and not callable(features):
         raise TypeError("features must be None or a callable (N, seed) -> feature map")
-    root = _seed_sequence(seed)
+    root = stream(seed, "validation.gaussian_equivalence")
     s_dirs, *children = root.spawn(1 + sizes.size)
     dims = {k: np.zeros(sizes.size, dtype=int) for k in ("D", "p")}
     res = {k: np.full(sizes.size, np.nan) for k in ("distance", "floor", "floor_sd", "erf_gap", "erf_gap_se",

@@ -29,7 +29,8 @@ import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
-from spectra._util import SeedLike, seed_sequence
+from gaussequiv import seeding
+from gaussequiv.seeding import SeedLike
 from validation.fit import Fit, design, fit, ridge_path
 
 __all__ = ["Covariances", "SimulationResult", "SimulationWarning", "simulate", "sample_labels", "QUANTITIES"]
@@ -41,14 +42,6 @@ QUANTITIES = ("test_error", "test_error_noisy", "train_loss", "train_error", "q"
 
 class SimulationWarning(UserWarning):
     """An optimiser did not meet its convergence criterion; the point is flagged in the result."""
-
-
-def _seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
-    """``spectra``'s seed conversion; a negative int is a TypeError here (validation's documented contract)."""
-    try:
-        return seed_sequence(seed)
-    except ValueError as exc:
-        raise TypeError(str(exc)) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,7 +129,7 @@ def _label_sampler(channel):
     raise TypeError(f"channel must be a replica.Channel (linear, sign, probit or from_likelihood), got {channel!r}")
 
 
-def sample_labels(channel, nu, seed: SeedLike = None) -> np.ndarray:
+def sample_labels(channel, nu, seed: SeedLike = 0) -> np.ndarray:
     """Labels ``y ~ P0(. | nu)`` of a :class:`replica.Channel`, noise included.
 
     Linear: ``y = nu + sqrt(noise) zeta``; sign/probit: ``y = sign(nu + sqrt(noise) zeta)``, then flipped
@@ -150,8 +143,7 @@ def sample_labels(channel, nu, seed: SeedLike = None) -> np.ndarray:
     array([-1.,  1.])
     """
     nu = np.asarray(nu, dtype=float)
-    rng = np.random.default_rng(_seed_sequence(seed))
-    return _label_sampler(channel)(channel, nu, rng)
+    return _label_sampler(channel)(channel, nu, seeding.rng(seed, "validation.labels"))
 
 
 # ------------------------------------------------------------------------------------------------- result
@@ -483,7 +475,7 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
     certificate = np.full(shape, np.nan)
     converged = np.zeros(shape, dtype=bool)
     rhos = np.empty(seeds)
-    children = _seed_sequence(seed).spawn(seeds)
+    children = seeding.stream(seed, "validation.simulate").spawn(seeds)
     bar = tqdm(total=alphas.size * seeds, desc="simulate", disable=progress is False, delay=0 if progress else 3.0,
                leave=False)
     with bar:

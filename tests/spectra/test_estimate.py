@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gaussequiv.seeding import stream
 from spectra import CovarianceEstimate, Spectrum, estimate_covariances
 from spectra.analytic import single_layer_covariances
+from spectra.estimate import SEED_KIND, GroupMoments, batch_moments
 from spectra.features import random_features
 from spectra.generators import SingleLayer
 
@@ -40,11 +42,20 @@ def test_monte_carlo_converges_like_inverse_sqrt_n():
     assert -0.6 < slope < -0.4, slope
 
 
+def _latents(seed, sizes, D):
+    """The estimator's latents, regenerated from its documented streams: batch j draws from child j of
+    gaussequiv.seeding.stream(seed, "estimate.latents")."""
+    children = stream(seed, "estimate.latents").spawn(len(sizes))
+    return [np.random.default_rng(ch).standard_normal((n, D), dtype=np.float32)
+            for ch, n in zip(children, sizes, strict=True)]
+
+
 def test_pooled_estimate_equals_numpy_covariance():
     """Reference: numpy.cov(bias=True) of the very same samples (regenerated from the batch streams)."""
     gen = SingleLayer(6, 9, "relu", seed=2)
     est = estimate_covariances(gen, n_samples=2500, batch_size=300, seed=7, progress=False, groups=3)
-    root = np.random.SeedSequence(7)
+    assert SEED_KIND == "estimate.latents"
+    root = stream(7, SEED_KIND)
     cs = [np.random.default_rng(child).standard_normal((min(300, 2500 - 300 * j), 6), dtype=np.float32)
           for j, child in enumerate(root.spawn(9))]
     c = np.concatenate(cs).astype(float)
@@ -103,8 +114,10 @@ def test_independent_seeds_merge_into_more_samples():
     np.testing.assert_allclose(m.mean_v, (a.mean_v * 1000 + b.mean_v * 3000) / 4000, atol=1e-14)
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     """Reference: the uninterrupted run with the same seed (bitwise)."""
+    from spectra.estimate import driver
+
     gen = SingleLayer(6, 8, "tanh", seed=5)
     kw = dict(n_samples=3000, batch_size=200, seed=3, progress=False, checkpoint_every=4)
     whole = estimate_covariances(gen, **kw)
@@ -114,26 +127,27 @@ def test_resume_equals_uninterrupted(tmp_path):
         pass
 
     calls = {"n": 0}
+    real = driver.batch_statistics
 
-    class Flaky(SingleLayer):
-        def _forward(self, c):
-            calls["n"] += 1
-            if calls["n"] == 10:
-                raise Interrupt
-            return super()._forward(c)
+    def flaky(*args):  # the run is interrupted from outside the model (its fingerprint stays the same)
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise Interrupt
+        return real(*args)
 
-    flaky = Flaky.from_weights(gen.weights, "tanh")
+    monkeypatch.setattr(driver, "batch_statistics", flaky)
     with pytest.raises(Interrupt):
-        estimate_covariances(flaky, checkpoint=ck, **kw)
+        estimate_covariances(gen, checkpoint=ck, **kw)
     with np.load(ck) as f:
         assert not bool(f["complete"]) and int(f["next_batch"]) == 8
-    resumed = estimate_covariances(flaky, checkpoint=ck, **kw)  # same object: same fingerprint
-    assert calls["n"] > 10
+    resumed = estimate_covariances(gen, checkpoint=ck, **kw)
+    assert calls["n"] == 10 + (15 - 8)  # only the missing batches ran
     np.testing.assert_array_equal(resumed.omega, whole.omega)
     np.testing.assert_array_equal(resumed.phi, whole.phi)
     np.testing.assert_array_equal(resumed.omega_se, whole.omega_se)
     # a completed checkpoint is returned as is, and loads as an estimate
-    again = estimate_covariances(flaky, checkpoint=ck, **kw)
+    again = estimate_covariances(gen, checkpoint=ck, **kw)
+    assert calls["n"] == 17
     np.testing.assert_array_equal(again.omega, whole.omega)
     np.testing.assert_array_equal(CovarianceEstimate.load(ck).omega, whole.omega)
 
@@ -185,8 +199,12 @@ def test_bad_input():
         estimate_covariances(gen, n_samples=10, precision="float16", progress=False)
     with pytest.raises(ValueError, match="batch_range"):
         estimate_covariances(gen, n_samples=10, batch_size=5, batch_range=(1, 5), progress=False)
-    with pytest.raises(ValueError, match="cache= needs an int seed"):
-        estimate_covariances(gen, n_samples=10, cache=True, progress=False)
+    with pytest.raises(TypeError, match="seed must be an int >= 0"):
+        estimate_covariances(gen, n_samples=10, seed=None, progress=False)
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
+        estimate_covariances(gen, n_samples=10, seed=-1, progress=False)
+    with pytest.raises(ValueError, match=r"reference must have shape \(6, 6\)"):
+        estimate_covariances(gen, n_samples=10, reference=np.eye(5), progress=False)
 
     class WrongShape(SingleLayer):
         def _forward(self, c):
@@ -259,15 +277,13 @@ def test_fingerprint_sees_nested_weights():
 def test_grouped_pooled_update_equals_numpy_cov(sizes, G, split, seed):
     """Reference: numpy.cov(bias=True) of all rows. Property: for any batch sizes, any number of groups and
     any split point, the pooled (Chan) updates, and the merge of the two parts, reproduce the covariance."""
-    from spectra.estimate import _batch_moments, _Groups
-
     rng = np.random.default_rng(seed)
     batches = [(rng.standard_normal((n, 3)) * [1, 2, 3] + [5, -1, 0],
                 rng.standard_normal((n, 2)) + 1) for n in sizes]
     split = min(split, len(batches))
-    whole, first, second = _Groups(G, 3, 2), _Groups(G, 3, 2), _Groups(G, 3, 2)
+    whole, first, second = GroupMoments(G, 3, 2), GroupMoments(G, 3, 2), GroupMoments(G, 3, 2)
     for j, (v, u) in enumerate(batches):
-        stats = _batch_moments(v, u, np.float64)
+        stats = batch_moments(v, u, np.float64)
         whole.add(j % G, *stats)
         (first if j < split else second).add(j % G, *stats)
     v = np.concatenate([b[0] for b in batches])
@@ -292,9 +308,7 @@ def test_teacher_features_estimate_psi():
 
     est = estimate_covariances(gen, n_samples=900, batch_size=300, seed=2, progress=False, teacher_features=tf)
     assert est.psi.shape == (3, 3) and est.phi.shape == (6, 3) and est.config["k"] == 3
-    cs = [np.random.default_rng(ch).standard_normal((300, 4), dtype=np.float32)
-          for ch in np.random.SeedSequence(2).spawn(3)]
-    c = np.concatenate(cs)
+    c = np.concatenate(_latents(2, [300] * 3, 4))
     joint = np.cov(np.hstack([gen(c), tf(c)]).T, bias=True)
     np.testing.assert_allclose(est.psi, joint[6:, 6:], atol=1e-12)
     np.testing.assert_allclose(est.phi, joint[:6, 6:], atol=1e-12)
@@ -311,9 +325,7 @@ def test_halves_are_disjoint_and_recombine():
     assert a.n + b.n == est.n and a.config["groups"] == 4
     np.testing.assert_allclose(a.merge(b).omega, est.omega, rtol=1e-12, atol=1e-15)
     # half a holds batches j with j % 8 < 4
-    cs = [np.random.default_rng(ch).standard_normal((200, 5), dtype=np.float32)
-          for j, ch in enumerate(np.random.SeedSequence(4).spawn(16)) if j % 8 < 4]
-    c = np.concatenate(cs)
+    c = np.concatenate([c for j, c in enumerate(_latents(4, [200] * 16, 5)) if j % 8 < 4])
     np.testing.assert_allclose(a.omega, np.cov(gen(c).T, bias=True), atol=1e-12)
     small = estimate_covariances(gen, n_samples=400, batch_size=200, seed=4, progress=False, groups=2)
     with pytest.raises(ValueError, match="at least 4 batch-means groups"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import special
 
+from gaussequiv.seeding import stream
 from spectra import estimate_covariances
 from spectra.features import identity, learn_features, random_features, random_fourier_features
 from spectra.generators import SingleLayer
@@ -61,7 +62,7 @@ def test_learn_features_analytic_gradient():
     f1 = learn_features(gen, teacher, p=4, n_train=50, steps=1, learning_rate=lr, seed=3, activation="tanh")
     f0 = learn_features(gen, teacher, p=4, n_train=50, steps=1, learning_rate=1e-12, seed=3, activation="tanh")
     # reconstruct the data and second layer of the run
-    s_data, s_w, s_a = np.random.SeedSequence(3).spawn(3)
+    s_data, s_w, s_a = stream(3, "features.learned").spawn(3)  # the documented streams of learn_features
     c = np.random.default_rng(s_data).standard_normal((50, 5))
     x = gen(c).astype(float)
     y = teacher(c)
