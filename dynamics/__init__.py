@@ -14,6 +14,12 @@ generalisation_error, bin_modes, default_times
     Helpers.
 """
 
+__gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
+
+from gaussequiv.integrity import require_own
+
+require_own("spectra")
+
 from dynamics.integrals import generalisation_error
 from dynamics.ode import REFERENCE_DT, bin_modes, default_times, integrate
 from dynamics.setup import Setup, Student

@@ -6,6 +6,12 @@ and :func:`lambda_path` (warm-started sweeps returning a :class:`Curve`), :func:
 sympy objects).
 """
 
+__gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
+
+from gaussequiv.integrity import require_own
+
+require_own("spectra")
+
 from replica.channel import Channel
 from replica.curves import Curve, lambda_path, learning_curve, optimal_lambda
 from replica.loss import Loss, NonConvexLossError

@@ -1,5 +1,7 @@
 """Generators, feature maps, covariance estimation and the spectra the replica theory consumes."""
 
+__gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
+
 from spectra import analytic, dcgan, features, generators, teachers
 from spectra.estimate import CovarianceEstimate, estimate_covariances
 from spectra.spectrum import Spectrum
