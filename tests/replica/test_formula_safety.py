@@ -249,3 +249,51 @@ def test_overflow_free_evaluation_matches_mpmath(text, largest_log):
                 assert g == pytest.approx(float(ref), rel=tol, abs=0.0), (a, b)
                 checked += 1
     assert checked >= 20
+
+
+# ------------------------------------------------------------------------ labels (0, 1) with the square loss
+LOGIT01 = "y/(1 + exp(-2*z)) + (1 - y)/(1 + exp(2*z))"
+
+
+def test_zero_one_labels_errors_match_quadrature():
+    """A likelihood over labels (0, 1) is a regression-type label set: its test errors are MSEs. Reference:
+    scipy's dblquad over (nu, h) ~ N(0, [[rho, m], [m, q]]) of (nu - h)^2 and of sum_y P0(y|nu) (y - h)^2."""
+    from scipy import integrate
+
+    ch = Channel.from_likelihood(LOGIT01, labels=(0, 1))
+    assert not ch.is_classification
+    rho, q, m = 1.3, 0.7, 0.5
+    cov = np.array([[rho, m], [m, q]])
+    prec, norm = np.linalg.inv(cov), 1 / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+
+    def expect(f):
+        def g(h, nu):
+            x = np.array([nu, h])
+            return f(nu, h) * norm * np.exp(-0.5 * x @ prec @ x)
+        return integrate.dblquad(g, -12, 12, -12, 12, epsabs=1e-12, epsrel=1e-10)[0]
+
+    p1 = lambda nu: 1 / (1 + np.exp(-2 * nu))  # noqa: E731
+    noiseless = expect(lambda nu, h: (nu - h) ** 2)
+    noisy = expect(lambda nu, h: p1(nu) * (1 - h) ** 2 + (1 - p1(nu)) * h**2)
+    assert ch.test_error(rho, q, m) == pytest.approx(noiseless, rel=1e-8)
+    assert ch.test_error_noisy(rho, q, m) == pytest.approx(noisy, rel=1e-8)
+
+
+@pytest.mark.parametrize("loss", [Loss.square(), Loss.from_expr("(y - z)**2/2")], ids=["square", "formula"])
+def test_square_loss_with_zero_one_labels_matches_simulation(loss):
+    """Square loss on labels (0, 1) (it used to stop with "the noiseless test error needs labels (-1, 1)").
+    Reference: finite-size ridge on the Gaussian control (p = 200, 20 seeds, 4000 test samples each). Twelve
+    z-scores, so the bound is |z| <= 5 (a false alarm has probability about 12 * 6e-7 at any seed)."""
+    from replica import learning_curve
+    from validation import Covariances, compare, gaussian_control, simulate
+
+    p, alphas = 200, [0.5, 2.0]
+    theta = np.random.default_rng(0).standard_normal(p)
+    ctrl = gaussian_control(Covariances(omega=np.eye(p), phi=0.8 * np.eye(p), mean_v=np.zeros(p)), theta)
+    ch = Channel.from_likelihood(LOGIT01, labels=(0, 1))
+    spec = Spectrum.from_covariances(omega=np.eye(p), phi=0.8 * np.eye(p), psi=np.eye(p), theta=theta)
+    curve = learning_curve(spec, loss, ch, alphas, 0.1)
+    assert bool(np.all(curve.converged))
+    sim = simulate(ctrl.generator, None, ctrl.teacher, ch, loss, 0.1, alphas, covariances=ctrl.covariances,
+                   n_test=4000, seeds=20, seed=1, progress=False)
+    assert compare(curve, sim).max_abs_z <= 5
