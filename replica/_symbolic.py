@@ -15,8 +15,9 @@ expression node by node from a whitelist; nothing of the text is ever evaluated 
 Anything else (attribute access, subscripts, names other than the above, keyword or starred arguments,
 strings, lambdas, comprehensions, comparisons, ...) raises ``ValueError`` naming the offending token and
 its column. Formulas longer than :data:`MAX_LENGTH` characters or nested deeper than :data:`MAX_DEPTH`
-levels are refused before any parsing work (so never a ``RecursionError``), and so is a numeric power
-whose value would have more than :data:`MAX_POWER_DIGITS` digits (``10**10**10``). A sympy expression
+levels are refused before any parsing work (so never a ``RecursionError``). Every number and every
+numeric subexpression must be a finite double: ``10**10**10``, ``exp(2**9999)`` or ``1/0`` are refused as
+soon as they appear, before sympy would spend time on them. A sympy expression
 passed directly is used as it is, provided its symbols are ``y`` and ``z`` and it calls no undefined
 function.
 
@@ -31,6 +32,7 @@ expression, whatever the number of bad entries.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -38,8 +40,7 @@ import sympy as sp
 from scipy import special
 from sympy.core.function import AppliedUndef
 
-__all__ = ["Y", "Z", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "MAX_POWER_DIGITS",
-           "parse_expression", "lambdify_safe"]
+__all__ = ["Y", "Z", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "parse_expression", "lambdify_safe"]
 
 #: Label and pre-activation (or teacher field) symbols used in every user formula.
 Y, Z = sp.symbols("y z")
@@ -49,8 +50,6 @@ MAX_LENGTH = 2000
 #: Deepest nesting accepted: brackets, function calls, powers and unary signs each add one level
 #: (a long sum or product such as ``z + z + ... + z`` counts as one level).
 MAX_DEPTH = 50
-#: A power of two numbers (``a**b``) is computed exactly by sympy; one with more digits is refused.
-MAX_POWER_DIGITS = 10_000
 
 
 def _one(f):
@@ -152,13 +151,26 @@ def _tree_depth(root: ast.AST) -> int:
     return worst
 
 
+_FLOAT_DIGITS = float(np.log10(np.finfo(float).max))
+
+
 def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-    """``base**exponent``, refusing a numeric power too large to compute (``10**10**10``)."""
-    if base.is_number and exponent.is_number and base.is_real and exponent.is_real:
-        b, e = abs(float(sp.N(base))), abs(float(sp.N(exponent)))
-        if b not in (0.0, 1.0) and e * abs(np.log10(b)) > MAX_POWER_DIGITS:
-            raise _Refused(f"the number {base}**{exponent} has more than {MAX_POWER_DIGITS} digits")
+    """``base**exponent``, refusing a numeric power beyond double range before sympy computes it exactly
+    (``10**10**10`` would take hours). Both operands are finite doubles already."""
+    if base.is_number and exponent.is_number:
+        b, e = abs(float(base)), float(exponent)
+        if b not in (0.0, 1.0) and e * math.log10(b) > _FLOAT_DIGITS:
+            raise _Refused(f"the number ({base})**({exponent}) is beyond the range of a double")
     return base**exponent
+
+
+def _check_number(value: sp.Expr, node: ast.AST, text: str) -> None:
+    """A numeric subexpression must be a finite real double (checked as soon as it is built)."""
+    if value.has(sp.zoo, sp.oo, sp.nan) or value.has(sp.I):
+        raise _Refused(f"{_where(node, text)} is not a finite real number (a division by zero or a complex value?)")
+    x = complex(sp.N(value, 17))
+    if x.imag != 0 or not np.isfinite(x.real):
+        raise _Refused(f"{_where(node, text)} is not a finite real double")
 
 
 class _Builder:
@@ -169,6 +181,17 @@ class _Builder:
         self.symbols = symbols
 
     def build(self, node: ast.AST) -> sp.Expr:
+        try:
+            value = self._build(node)
+            if isinstance(value, sp.Expr) and value.is_number:
+                _check_number(value, node, self.text)
+        except _Refused:
+            raise
+        except (ArithmeticError, TypeError, ValueError, RecursionError) as exc:  # sympy evaluating numbers
+            raise _Refused(f"cannot evaluate {_where(node, self.text)}: {type(exc).__name__} {exc}") from None
+        return value
+
+    def _build(self, node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Expression):
             return self.build(node.body)
         if isinstance(node, ast.Constant):
@@ -230,6 +253,8 @@ class _Builder:
                 out = out * val
             else:
                 out = out / val
+            if out.is_number:
+                _check_number(out, node, self.text)
         return out
 
     def _call(self, node: ast.Call) -> sp.Expr:

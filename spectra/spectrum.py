@@ -332,8 +332,7 @@ class Spectrum:
         ``rho_lin = rho``). With ``gamma = 1`` this is ``Omega = Phi = Psi = I_p`` averaged over the
         teacher, the setting of the Marchenko-Pastur closed form (theory §6.2).
         """
-        if not isinstance(p, (int, np.integer)) or p < 1:
-            raise ValueError(f"p must be a positive integer, got {p!r}")
+        p = checks.integer("p", p)
         return cls(s=np.ones(p), t=np.full(p, float(gamma) * float(rho)), rho=rho, gamma=gamma,
                    teacher="averaged")
 
