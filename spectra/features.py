@@ -205,6 +205,7 @@ def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedL
     p : int
         Number of features.
     activation : {"erf", "relu", "tanh", "sign"}
+        A name of the activation registry (``spectra._util.ACTIVATIONS``); ``"erf"`` is :math:`\mathrm{erf}(z)`.
     seed : int or numpy.random.Generator
         Seed of ``W``.
     input_mean : array, shape (N,), optional
@@ -265,6 +266,7 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     n_train : int
         Training samples (independent of any later estimation samples, which use other seeds).
     activation : {"erf", "tanh", "relu"}
+        Registry name of the hidden activation; ``"erf"`` is :math:`\mathrm{erf}(z)`.
     steps : int
         Gradient steps.
     learning_rate : float
