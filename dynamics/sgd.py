@@ -67,7 +67,7 @@ def simulate_sgd(
     eta: float,
     t_max: float,
     *,
-    seed,
+    seed: seeding.SeedLike,
     n_test: int = 10_000,
     omega=None,
     phi=None,
@@ -119,7 +119,8 @@ def simulate_sgd(
         Output mean :math:`\mu` subtracted from every sample. Default: zero for bias-free generators with an
         odd activation (exact); required otherwise.
     times : array_like, optional
-        Output times; rounded to whole steps (duplicates dropped). Default: :func:`default_times`.
+        Output times; rounded to whole steps (duplicates dropped). Default: :func:`default_times`. Pass
+        ``default_times(t_max, N=N)`` (already on the step grid) to the ODE and here, and the outputs align.
     batch_size : int
         Samples generated per call to ``generator`` (the SGD itself is sequential).
     progress : bool, optional
@@ -129,7 +130,8 @@ def simulate_sgd(
     -------
     Trajectory
         ``source == "sgd"``; ``eps_g`` from the measured order parameters, ``eps_g_mc`` and ``eps_g_mc_err``
-        from the test set. If the weights become non-finite the run stops with ``status == "failed"``.
+        from the test set. If the weights diverge (the order parameters or the test error are no longer
+        finite) the run stops with ``status == "failed"`` and reports nothing past the last finite record.
 
     Examples
     --------
@@ -485,7 +487,7 @@ def simulate_sgd_seeds(
     ...                          times=[0.0, 0.5, 1.0])
     >>> avg.seeds, avg.eps_g_runs.shape, avg.status
     (3, (3, 3), 'completed')
-    >>> bool(avg.eps_g_se[0] == 0.0)    # every run starts from the same student
+    >>> bool(avg.eps_g_se[0] <= 1e-12 * avg.eps_g_mean[0])    # every run starts from the same student
     True
     """
     seeds = checks.integer("seeds", seeds, minimum=2)
