@@ -120,8 +120,7 @@ def bin_modes(eigenvalues, bins) -> np.ndarray:
     s = np.asarray(eigenvalues, dtype=float)
     N = s.shape[0]
     if isinstance(bins, numbers.Integral) and not isinstance(bins, bool):
-        if bins < 1:
-            raise ValueError(f"bins must be >= 1 (or None for no binning), got {bins}")
+        bins = checks.integer("bins", bins)
         order = np.argsort(s, kind="stable")
         ss = s[order]
         # eigenvalues equal up to round-off (relative 1e-12) form one group of "equal" eigenvalues
@@ -467,7 +466,8 @@ def integrate(
                        "fields) are singular, and the state is the perfect-learning fixed point, where eps_g stays "
                        f"0 ({message})")
     info = {"N": setup.N, "K": setup.K, "M": setup.M, "delta": setup.delta, "eta": setup.eta,
-            "activation": setup.activation, "train_second_layer": setup.train_second_layer,
+            "activation": setup.activation, "activation_formula": ode.act.formula,
+            "train_second_layer": setup.train_second_layer,
             "n_bins": ode.P, "binned": labels is not None, "dt": float(dt) if method != "adaptive" else None,
             "rtol": rtol if method == "adaptive" else None, "atol": atol if method == "adaptive" else None,
             "solver": solver if method == "adaptive" else None,

@@ -267,7 +267,8 @@ def _run(generator, teacher, student, B, A, eta, times, n_test, batch_size, omeg
     eps = generalisation_error(Q, R, np.broadcast_to(T, (n_out, *T.shape)), V,
                                np.broadcast_to(A, (n_out, A.size)), student.activation)
     info = {"N": N, "D": D, "K": student.K, "M": B.shape[0], "delta": D / N, "eta": eta,
-            "activation": student.activation, "train_second_layer": train_v, "n_test": int(n_test),
+            "activation": student.activation, "activation_formula": act.formula,
+            "train_second_layer": train_v, "n_test": int(n_test),
             "covariances": cov_source, "steps": step, "wall_time_s": elapsed,
             "steps_per_s": step / elapsed if elapsed > 0 else float("nan")}
     return Trajectory(t=np.array(rec_t), eps_g=eps, Q=Q, R=R, v=V, T=T, A=A, source="sgd", method="online-sgd",

@@ -98,6 +98,7 @@ def test_trajectory_files_and_dict(tmp_path):
     assert {len(v) for v in d.values()} == {3}  # flat: equal-length columns, pandas-ready
     np.testing.assert_array_equal(d["Q_0_1"], traj.Q[:, 0, 1])
     assert d["converged"] == [True] * 3 and d["status"] == ["completed"] * 3
+    assert d["activation"] == ["erf_sqrt2"] * 3 and d["activation_formula"] == ["erf(z/sqrt(2))"] * 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         traj.status = "x"
 
