@@ -15,7 +15,7 @@ Trajectory, SGDAverage, Plateau
 generalisation_error, bin_modes, default_times, find_plateau
     Helpers.
 
-Activations are the names of the one registry, ``spectra._util.ACTIVATIONS``: ``"erf_sqrt2"`` is
+Activations are the names of the one registry, ``spectra.activations.ACTIVATIONS``: ``"erf_sqrt2"`` is
 erf(z/sqrt 2) (the default, Saad & Solla's unit), ``"erf"`` is erf(z), ``"linear"`` is z.
 """
 

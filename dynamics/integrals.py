@@ -10,7 +10,7 @@ For a centred Gaussian vector :math:`z` with covariance ``C`` (student fields fi
 Indices may repeat. Every function takes index *arrays* and evaluates all tuples in one vectorised call,
 so the right-hand side of the ODEs never loops over index tuples or modes in Python.
 
-Activations are named as in the one registry of the library, ``spectra._util.ACTIVATIONS``; this module only
+Activations are named as in the one registry of the library, ``spectra.activations.ACTIVATIONS``; this module only
 adds closed forms of their Gaussian integrals, keyed by the same names (:data:`CLOSED_FORMS`):
 
 * ``"erf_sqrt2"``, :math:`g(z) = \mathrm{erf}(z/\sqrt2)`: Saad & Solla's closed forms (theory §4.3);
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spectra._util import Activation, activation_choices
-from spectra._util import get_activation as _registry_activation
+from spectra.activations import Activation, activation_choices
+from spectra.activations import get_activation as _registry_activation
 
 __all__ = ["CLOSED_FORMS", "ODE_ACTIVATIONS", "GaussianIntegrals", "flat_entries", "gaussian_integrals",
            "generalisation_error"]
@@ -70,7 +70,7 @@ class GaussianIntegrals:
 
     Attributes
     ----------
-    activation : spectra._util.Activation
+    activation : spectra.activations.Activation
         The registry entry (name, function, derivative, formula).
     """
 
@@ -191,7 +191,7 @@ class _Linear(GaussianIntegrals):
 
 _ERF_SQRT2 = _ErfSqrt2(_registry_activation("erf_sqrt2"))
 
-#: Closed-form Gaussian integrals, keyed by activation-registry name (``spectra._util.ACTIVATIONS``).
+#: Closed-form Gaussian integrals, keyed by activation-registry name (``spectra.activations.ACTIVATIONS``).
 CLOSED_FORMS: dict[str, GaussianIntegrals] = {
     "erf_sqrt2": _ERF_SQRT2,
     "erf": _Rescaled(_registry_activation("erf"), base=_ERF_SQRT2, scale2=2.0),  # erf(z) = erf(sqrt(2) z/sqrt(2))
@@ -207,7 +207,7 @@ def gaussian_integrals(activation: str) -> GaussianIntegrals:
     Parameters
     ----------
     activation : {"erf_sqrt2", "erf", "linear"}
-        A name of the activation registry (``spectra._util.ACTIVATIONS``): ``"erf_sqrt2"`` is
+        A name of the activation registry (``spectra.activations.ACTIVATIONS``): ``"erf_sqrt2"`` is
         :math:`\mathrm{erf}(z/\sqrt2)`, ``"erf"`` is :math:`\mathrm{erf}(z)`, ``"linear"`` is :math:`z`.
 
     Raises

@@ -67,7 +67,7 @@ class Student:
     v : array_like, shape (K,)
         Second-layer weights.
     activation : {"erf_sqrt2", "erf", "linear"}
-        A name of the activation registry (``spectra._util.ACTIVATIONS``): ``"erf_sqrt2"`` (default) is
+        A name of the activation registry (``spectra.activations.ACTIVATIONS``): ``"erf_sqrt2"`` (default) is
         :math:`g(z) = \mathrm{erf}(z/\sqrt2)`, ``"erf"`` is :math:`g(z) = \mathrm{erf}(z)`, ``"linear"`` is
         :math:`g(z) = z`.
     train_second_layer : bool

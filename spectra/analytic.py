@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from spectra._util import ACTIVATIONS, Activation, get_activation
+from spectra.activations import ACTIVATIONS, Activation, get_activation
 from spectra.spectrum import Spectrum
 
 __all__ = [

@@ -7,11 +7,12 @@ import numpy as np
 
 from gaussequiv.checks import integer
 from gaussequiv.seeding import SeedLike, rng
-from spectra._util import check_batch, get_activation
+from spectra._util import check_batch
+from spectra.activations import get_activation
 
 __all__ = ["LinearTeacher", "CommitteeTeacher"]
 
-#: Committee activations, by their names in the one registry (``spectra._util.ACTIVATIONS``): the ones whose
+#: Committee activations, by their names in the one registry (``spectra.activations.ACTIVATIONS``): the ones whose
 #: Gaussian integrals the online-SGD ODEs know in closed form. ``"erf_sqrt2"`` is g(z) = erf(z / sqrt 2), the
 #: unit of the online-SGD literature and the default; ``"erf"`` is g(z) = erf(z); ``"linear"`` is g(z) = z.
 COMMITTEE_ACTIVATIONS = ("erf_sqrt2", "erf", "linear")

@@ -9,7 +9,7 @@ from scipy.special import erf
 
 from dynamics import generalisation_error
 from dynamics.integrals import CLOSED_FORMS, ODE_ACTIVATIONS, gaussian_integrals
-from spectra._util import ACTIVATIONS
+from spectra.activations import ACTIVATIONS
 
 ERF = gaussian_integrals("erf_sqrt2")
 LIN = gaussian_integrals("linear")

@@ -219,15 +219,20 @@ def test_simulate_sgd_seeds_is_the_average_of_independent_runs():
 
 
 def test_simulate_sgd_seeds_failed_run_is_a_status_not_a_mean():
-    """A diverging learning rate: every run fails; the average is 'failed', names the runs, and reports
-    nothing past the failures (t ends before t_max, every reported value finite). seeds < 2 is refused (no
-    error bars)."""
+    """A diverging learning rate: every run fails; the average is 'failed', names the runs, and reports nothing past
+    the failures: t ends before t_max, each run is finite up to its own failure and NaN after it (runs may fail at
+    different times, whatever the seed), and the mean is NaN wherever a run is (never an average of survivors).
+    seeds < 2 is refused (no error bars)."""
     gen, teacher, student, omega, phi = sign_problem(30, 6)
     with np.errstate(all="ignore"):
         avg = simulate_sgd_seeds(gen, teacher, student, 1e6, 5.0, seeds=2, seed=0, n_test=10,
                                  times=np.linspace(0, 5, 11))
     assert avg.status == "failed" and not avg.converged and "run 0" in avg.message and "run 1" in avg.message
-    assert avg.t[-1] < 5.0 and np.all(np.isfinite(avg.eps_g_runs))
+    assert avg.t[-1] < 5.0
+    for j, run in enumerate(avg.runs):
+        assert np.all(np.isfinite(avg.eps_g_runs[j, : run.t.size]))
+        assert np.all(np.isnan(avg.eps_g_runs[j, run.t.size:]))
+    assert np.array_equal(np.isnan(avg.eps_g_mean), np.isnan(avg.eps_g_runs).any(axis=0))
     with pytest.raises(ValueError, match="seeds"):
         simulate_sgd_seeds(gen, teacher, student, 0.5, 1.0, seeds=1, seed=0)
     with pytest.raises(TypeError, match="seed"):
