@@ -252,7 +252,8 @@ class Comparison:
         if self.n_tests:
             j, i = np.unravel_index(np.nanargmin(np.where(np.isnan(self.p_adjusted), np.inf, self.p_adjusted)),
                                     self.p_adjusted.shape)
-            parts.append(f"smallest Holm p = {self.family_p_value:.3g} ({self._point_text(j, i)})")
+            where = f" ({self._point_text(j, i)})" if self.family_p_value < 1 else ""
+            parts.append(f"smallest Holm p = {self.family_p_value:.3g}{where}")
             parts.append(f"max |z| = {self.max_abs_z:.2f}")
         incomplete = int(np.count_nonzero(self.status != "converged"))
         if incomplete:
