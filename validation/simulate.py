@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import sympy as sp
@@ -265,6 +265,33 @@ class SimulationResult:
             return np.full(len(self.alphas), np.nan)
         se = vals.std(axis=1, ddof=1) / np.sqrt(self.seeds)
         return np.where(self.converged.all(axis=1), se, np.nan)
+
+    def select_seeds(self, seeds) -> SimulationResult:
+        """The result restricted to some of its seeds (repetitions), in the order given.
+
+        Seeds are independent repetitions, so disjoint blocks of one simulation are independent simulations
+        (e.g. to study the spread of a statistic over repetitions without re-running the estimator).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from replica import Channel, Loss
+        >>> from validation import gaussian_control
+        >>> ctrl = gaussian_control(Covariances(np.eye(10), 0.8 * np.eye(10), np.zeros(10)), np.ones(10))
+        >>> sim = simulate(ctrl.generator, None, ctrl.teacher, Channel.linear(), Loss.square(), 0.1, [1.0],
+        ...                covariances=ctrl.covariances, n_test=100, seeds=4, seed=0)
+        >>> part = sim.select_seeds([2, 3])
+        >>> part.seeds, bool(np.all(part.q == sim.q[:, 2:]))
+        (2, True)
+        """
+        idx = np.asarray(list(seeds) if not isinstance(seeds, np.ndarray) else seeds)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"seeds must be a non-empty sequence of seed indices (ints), got {seeds!r}")
+        if np.unique(idx).size != idx.size or idx.min() < 0 or idx.max() >= self.seeds:
+            raise ValueError(f"seeds must be distinct indices in [0, {self.seeds}), got {idx.tolist()}")
+        kw = {q: (None if getattr(self, q) is None else getattr(self, q)[:, idx]) for q in QUANTITIES}
+        return replace(self, seeds=int(idx.size), rho=self.rho[idx], certificate=self.certificate[:, idx],
+                       converged=self.converged[:, idx], **kw)
 
     def to_dict(self) -> dict:
         """A flat table, one row per (point, seed): equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).

@@ -41,7 +41,7 @@ def run(**kw):
     (dict(channel="sign"), TypeError, "channel"),
     (dict(loss="logistic"), TypeError, "loss"),
     (dict(generator=np.eye(3)), TypeError, "generator"),
-    (dict(seed=-1), TypeError, "seed"),
+    (dict(seed=-1), (TypeError, ValueError), "seed"),
 ])
 def test_simulate_rejects(kw, exc, match):
     """Reference: the issue's list of bad inputs (mismatched dimensions, alphas <= 0, ...)."""
