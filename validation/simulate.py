@@ -42,8 +42,8 @@ from validation.fit import design, fit_path
 
 __all__ = ["Covariances", "SimulationResult", "SimulationWarning", "simulate", "sample_labels", "QUANTITIES"]
 
-#: The measured quantities, named as the fields of :class:`replica.Solution` (``test_error_noisy`` only for a
-#: channel with label noise).
+#: The measured quantities, named as the fields of :class:`replica.Solution` (less those that would repeat another:
+#: :attr:`SimulationResult.quantities`).
 QUANTITIES = ("test_error", "test_error_noisy", "train_loss", "train_error", "q", "m")
 
 
