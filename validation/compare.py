@@ -358,8 +358,9 @@ def compare(curve, simulation: SimulationResult, *, quantities=None, level: floa
     simulation : SimulationResult
         With ``seeds >= 2`` (an error bar is needed).
     quantities : sequence of str, optional
-        Subset of :attr:`SimulationResult.quantities` (default: all of them; ``test_error_noisy`` is measured
-        only for a channel with label noise).
+        Subset of :attr:`SimulationResult.quantities` (default: all of them; a quantity that would repeat
+        another, ``test_error_noisy`` of a noiseless channel or ``train_loss`` of the square loss, is not
+        measured).
     level : float
         Family-wise level of the verdict rule (module docstring), in (0, 1); default :data:`LEVEL`.
     tolerance : float
