@@ -146,9 +146,9 @@ def ridge_path(X, y, lams) -> tuple[np.ndarray, str]:
         method = "ridge-dual-eigh"
     s = np.clip(s, 0.0, None)
     null = s <= 1e-12 * max(float(s.max()), np.finfo(float).tiny)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore"):  # lam = 0 on the null space: the branch np.where discards
         inv = 1.0 / (s[None, :] + lams[:, None])
-    inv[:, null] = np.where(lams[:, None] > 0, 1.0 / (s[None, null] + lams[:, None]), 0.0)
+        inv[:, null] = np.where(lams[:, None] > 0, 1.0 / (s[None, null] + lams[:, None]), 0.0)
     coef = inv * b[None, :]
     W = coef @ e.T if method == "ridge-primal-eigh" else (coef @ e.T) @ X
     return W, method
@@ -158,8 +158,9 @@ def _ridge_fit(X, y, w, lam: float, method: str, tol: float) -> Fit:
     """A ridge solution with its certificate ``|X^T(Xw - y) + lam w|/(lam max(1, |w|))`` (0 at ``lam = 0``)."""
     if lam == 0:
         return Fit(w, True, 0.0, 0, method)
-    grad = X.T @ (X @ w - y) + lam * w
-    cert = float(np.linalg.norm(grad)) / (lam * max(1.0, float(np.linalg.norm(w))))
+    with np.errstate(over="ignore", invalid="ignore"):  # a garbage solution has an infinite or NaN certificate
+        grad = X.T @ (X @ w - y) + lam * w
+        cert = float(np.linalg.norm(grad)) / (lam * max(1.0, float(np.linalg.norm(w))))
     return Fit(w, bool(np.isfinite(cert) and cert <= tol), cert, 0, method)
 
 
