@@ -27,14 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    A subcommand's ``func`` may return its own exit status as an int (``gaussequiv validate``: 0 agree, 3
+    disagree, 4 incomplete); any other return value is 0. A ValueError or TypeError (bad input) is reported in
+    one line and ends with the subcommand's ``error_code`` default (2 unless it sets another; ``validate``: 1).
+    """
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except (ValueError, TypeError) as exc:
         print(f"gaussequiv {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return getattr(args, "error_code", 2)
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -182,7 +182,8 @@ def save(fig, path: str | os.PathLike, dpi: int = 130) -> Path:
 
 
 def main(description: str, run: Callable[..., object], argv: list[str] | None = None) -> object:
-    """Command line of a figure module: ``python -m paper_figures.NAME [--quick] [--out DIR] [--seed S]``.
+    """Command line of a figure module: ``python -m paper_figures.NAME [--quick] [--out DIR] [--seed S]``
+    (plus ``--no-face`` and ``--level`` for figures whose ``run`` takes ``face`` / ``level``).
 
     Parameters
     ----------
@@ -203,15 +204,22 @@ def main(description: str, run: Callable[..., object], argv: list[str] | None = 
     ap.add_argument("--out", default="figures", help="output directory (default: figures)")
     ap.add_argument("--seed", type=int, default=0, help="root seed of every random draw (default 0)")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    takes_face = "face" in inspect.signature(run).parameters
+    params = inspect.signature(run).parameters
+    takes_face = "face" in params
     if takes_face:
         ap.add_argument("--no-face", action="store_true",
                         help="skip the face-dcgan (N = 3072) part even when the face generator is installed")
+    if "level" in params:
+        ap.add_argument("--level", type=float, default=params["level"].default,
+                        help="family-wise level of the figure's verdicts (Holm, validation.compare; default "
+                             f"{params['level'].default:g})")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     kw = {"face": not args.no_face} if takes_face else {}
+    if "level" in params:
+        kw["level"] = args.level
     res = run(out=out, quick=args.quick, seed=args.seed, progress=not args.no_progress, **kw)
     print(f"done in {time.perf_counter() - t0:.1f} s; outputs in {out}/")
     return res

@@ -2,8 +2,8 @@
 
 * :func:`simulate`: ERM (ridge, logistic, hinge, any smooth convex loss) on fresh generator samples,
   measured in the conventions of :mod:`replica` (:class:`SimulationResult`);
-* :func:`compare` and :func:`plot`: theory against simulation with z-scores and a verdict
-  (:class:`Comparison`);
+* :func:`compare` and :func:`plot`: theory against simulation with z-scores and a verdict per group of
+  quantities, by one rule (Holm at a family-wise level, :mod:`validation.compare`) (:class:`Comparison`);
 * :func:`gaussian_equivalence`: distance between the law of the local fields and the matched Gaussian
   for growing input dimension, with its Monte Carlo floor (:class:`EquivalenceResult`);
 * :func:`gaussian_control`: the Gaussian covariate model with the same covariances, as a problem
@@ -19,11 +19,12 @@ require_own("spectra")
 require_own("replica")
 
 from validation import fit
-from validation.compare import Comparison, compare, plot
+from validation.compare import GROUPS, LEVEL, Comparison, GroupVerdict, compare, plot
 from validation.control import GaussianControl, gaussian_control
 from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
 from validation.simulate import QUANTITIES, Covariances, SimulationResult, SimulationWarning, sample_labels, simulate
 
-__all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl", "SimulationResult",
+__all__ = ["GROUPS", "LEVEL", "QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl",
+           "GroupVerdict", "SimulationResult",
            "SimulationWarning", "compare", "fit", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels",
            "simulate", "sliced_wasserstein"]

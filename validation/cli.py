@@ -5,23 +5,37 @@ Example::
     gaussequiv validate --generator fashion-dcgan --features rf-relu:1024 --loss logistic --lam 1e-2 \\
         --alphas 0.2:3:8 --seeds 5 --out report/
 
-Estimates (or loads from the cache) the covariances of the features, solves the replica theory on the
-alpha grid with a fixed random teacher, simulates, and writes ``theory.csv``, ``simulation.csv``,
-``simulation_per_seed.csv``, ``comparison.csv``, ``comparison.png`` and ``summary.md`` to ``--out``.
-Generator and feature specs are those of ``gaussequiv spectrum``. Losses: ``square``, ``logistic``,
+Estimates (or loads from the cache; ``--no-cache`` to neither read nor write it) the covariances of the
+features, solves the replica theory on the alpha grid with a fixed random teacher, simulates, and writes
+``theory.csv``, ``simulation.csv``, ``simulation_per_seed.csv``, ``comparison.csv``, ``comparison.png`` and
+``summary.md`` to ``--out``; ``--json PATH`` also writes the machine-readable report (``-``: to standard
+output). Generator and feature specs are those of ``gaussequiv spectrum``. Losses: ``square``, ``logistic``,
 ``hinge``, ``huber[:A]``. Channels: ``sign``, ``sign:FLIP``, ``probit:NOISE``, ``linear``, ``linear:NOISE``.
 Alphas: ``START:STOP:NUM`` (linear grid) or a comma list. A lambda path: ``--lam START:STOP:NUM`` (a
 geometric grid) or a comma list, with a single ``--alphas`` value.
+
+Verdict (the rule of ``validation.compare``): Holm over every (point, quantity) t-test of theory against
+simulation at family-wise level ``--level`` (default 0.01), reported per group (test error, training
+quantities, overlaps q and m). Exit status: 0 the theory agrees with the generator data, 3 it disagrees, 4
+incomplete (a theory point or a fit did not converge and nothing disagrees), 1 an error (2: the options
+could not be parsed). With ``--gaussian-control`` the control's verdict is reported beside it (it tells a
+Gaussian-equivalence gap of the data from an error of the theory) but does not set the exit status.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["register", "parse_alphas", "parse_loss", "parse_channel"]
+__all__ = ["EXIT_CODES", "register", "parse_alphas", "parse_loss", "parse_channel"]
+
+#: Exit status of ``gaussequiv validate`` per verdict of the generator-data comparison (errors: 1).
+EXIT_CODES = {"agree": 0, "disagree": 3, "incomplete": 4}
 
 
 def parse_alphas(text: str) -> np.ndarray:
@@ -82,7 +96,7 @@ def _theory_curve(spec, loss, channel, alphas, lam, progress):
     return replica.learning_curve(spec, loss, channel, alphas, lam, strict=False, progress=progress)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     from spectra import Spectrum, estimate_covariances
     from spectra.cli import centred_problem
     from spectra.teachers import LinearTeacher
@@ -98,23 +112,27 @@ def _run(args: argparse.Namespace) -> None:
     lam = lams if lams.size > 1 else float(lams[0])
     if args.seeds < 2:
         raise ValueError(f"--seeds must be >= 2 for error bars, got {args.seeds}")
+    if not 0 < args.level < 1:
+        raise ValueError(f"--level must be in (0, 1), got {args.level:g}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # the human-readable lines go to stderr when the JSON report goes to stdout
+    say = functools.partial(print, file=sys.stderr if args.json == "-" else sys.stdout)
     # the same centred feature map as `gaussequiv spectrum` with this seed, so the cached spectrum is shared
     gen, fmap = centred_problem(args.generator, args.features, args.seed, args.center_samples)
+    cache = False if args.no_cache else (args.cache if args.cache else True)
     est = estimate_covariances(gen, fmap, args.samples, batch_size=args.batch_size, seed=args.seed,
-                               progress=not args.no_progress, precision=args.precision,
-                               cache=args.cache if args.cache else True)
+                               progress=not args.no_progress, precision=args.precision, cache=cache)
     # A stream of its own: a plain int seed would reproduce the weights of a generator built with the same
     # int (SingleLayer(D, N, seed=0) has F[0] = theta/sqrt(D) for LinearTeacher.random(D, seed=0)), making the
     # label sign(nu) one of the generator's units, where Gaussian equivalence fails.
     teacher = LinearTeacher.random(gen.latent_dim, seed=np.random.SeedSequence([args.teacher_seed, 7]))
     spec = Spectrum.from_estimate(est, teacher.theta)
     curve = _theory_curve(spec, loss, channel, alphas, lam, progress=not args.no_progress)
-    sim = simulate(gen, fmap, teacher, channel, loss, lam, alphas if np.ndim(lam) == 0 else float(alphas[0]),
-                   covariances=est, n_test=args.n_test,
+    sim_alphas = alphas if np.ndim(lam) == 0 else float(alphas[0])
+    sim = simulate(gen, fmap, teacher, channel, loss, lam, sim_alphas, covariances=est, n_test=args.n_test,
                    seeds=args.seeds, seed=np.random.SeedSequence([args.seed, 2]), progress=not args.no_progress)
-    cmp = compare(curve, sim, spectrum=spec, threshold=args.threshold)
+    cmp = compare(curve, sim, spectrum=spec, level=args.level)
     curve.to_csv(out / "theory.csv")
     sim.to_csv(out / "simulation.csv")
     sim.to_csv(out / "simulation_per_seed.csv", per_seed=True)
@@ -125,22 +143,43 @@ def _run(args: argparse.Namespace) -> None:
               f"D = {est.k}; covariances from {est.n} samples; fixed teacher (seed {args.teacher_seed}), "
               f"rho = {spec.rho:.4g}, rho_lin = {spec.rho_lin:.4g}; n_test = {args.n_test}.\n\n")
     report = header + cmp.summary()
+    files = ["theory.csv", "simulation.csv", "simulation_per_seed.csv", "simulation.npz", "comparison.csv",
+             "comparison.png", "summary.md"]
+    cmp_g = None
     if args.gaussian_control:
         ctrl = gaussian_control(est, teacher)
-        sim_g = simulate(ctrl.generator, None, ctrl.teacher, channel, loss, lam,
-                         alphas if np.ndim(lam) == 0 else float(alphas[0]), covariances=ctrl.covariances,
-                         n_test=args.n_test, seeds=args.seeds, seed=np.random.SeedSequence([args.seed, 3]),
-                         progress=not args.no_progress)
-        cmp_g = compare(curve, sim_g, threshold=args.threshold)
+        sim_g = simulate(ctrl.generator, None, ctrl.teacher, channel, loss, lam, sim_alphas,
+                         covariances=ctrl.covariances, n_test=args.n_test, seeds=args.seeds,
+                         seed=np.random.SeedSequence([args.seed, 3]), progress=not args.no_progress)
+        cmp_g = compare(curve, sim_g, level=args.level)
         cmp_g.to_csv(out / "control_comparison.csv")
         cmp_g.plot(out / "control_comparison.png")
+        files += ["control_comparison.csv", "control_comparison.png"]
         report += ("\n## Gaussian control\n\nThe same estimator on Gaussian data with the estimated covariances "
                    "(validation.gaussian_control). If the control agrees and the generator data do not, the gap "
                    "is a failure of Gaussian equivalence at this size, not of the theory.\n\n" + cmp_g.summary())
-        print(f"Gaussian control: {cmp_g.family_verdict()} (Bonferroni family p-value {cmp_g.family_p_value:.3g} "
-              f"at level 0.01; max |z| = {cmp_g.max_abs_z:.2f} over {cmp_g.z.size} points)")
     (out / "summary.md").write_text(report)
-    print(f"{cmp.verdict}: max |z| = {cmp.max_abs_z:.2f} over {cmp.z.size} points; report in {out}/")
+    code = EXIT_CODES[cmp.verdict]
+    if args.json is not None:
+        doc = {"command": "validate", "exit_code": code, "exit_codes": {**EXIT_CODES, "error": 1},
+               "config": {"generator": args.generator, "features": args.features, "loss": loss.name,
+                          "channel": channel.name, "lam": np.atleast_1d(lam).tolist(),
+                          "alphas": np.atleast_1d(sim_alphas).tolist(), "seeds": args.seeds, "n_test": args.n_test,
+                          "samples": args.samples, "seed": args.seed, "teacher_seed": args.teacher_seed,
+                          "level": args.level, "cache": not args.no_cache},
+               "problem": {"p": int(est.p), "k": int(est.k), "rho": float(spec.rho), "rho_lin": float(spec.rho_lin)},
+               "generator_data": cmp.report(),
+               "gaussian_control": None if cmp_g is None else cmp_g.report(),
+               "out": str(out), "files": files}
+        text = json.dumps(doc, indent=1, allow_nan=False)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n")
+    if cmp_g is not None:
+        say(f"Gaussian control: {cmp_g.verdict_text()}")
+    say(f"generator data: {cmp.verdict_text()}; report in {out}/ (exit status {code})")
+    return code
 
 
 def register(subparsers) -> None:
@@ -162,14 +201,20 @@ def register(subparsers) -> None:
                    help="pilot samples for the feature map's input mean (as `gaussequiv spectrum`)")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--precision", choices=("float64", "float32"), default="float64")
-    p.add_argument("--cache", default=None, help="cache directory of the estimate (default: the spectra cache)")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", default=None, help="cache directory of the estimate (default: the spectra cache)")
+    cache.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the covariance cache (estimate afresh)")
     p.add_argument("--seed", type=int, default=0, help="root seed of the estimate and the simulation")
     p.add_argument("--teacher-seed", type=int, default=0,
                    help="seed of the fixed teacher theta (drawn from SeedSequence([SEED, 7]))")
-    p.add_argument("--threshold", type=float, default=3.0, help="largest |z| accepted (default 3)")
+    p.add_argument("--level", type=float, default=0.01,
+                   help="family-wise level of the verdict (Holm over all points and quantities; default 0.01)")
     p.add_argument("--gaussian-control", action="store_true",
                    help="also simulate the Gaussian model with the estimated covariances (separates a Gaussian-"
                         "equivalence gap from a theory error)")
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="also write the machine-readable report (verdicts, rule, tables) as JSON to PATH ('-': stdout)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, error_code=1)

@@ -9,13 +9,20 @@ covariances were estimated with, theory §1.1), the teacher field ``nu = theta .
 
 (:mod:`validation.fit`) and measure, on the training set and on ``n_test`` fresh samples,
 
-* ``train_loss`` = :math:`\frac1n\sum_\mu \ell(y^\mu, h^\mu)` (penalty excluded);
+* ``train_loss`` = :math:`\frac1n\sum_\mu \ell(y^\mu, h^\mu)` (penalty excluded); not for the square loss,
+  where it is ``train_error/2`` (measured once, as ``train_error``);
 * ``train_error``: 0/1 error against the training labels (classification) or MSE ``(1/n) sum (y - h)^2``
   (regression; no 1/2);
 * ``test_error``: 0/1 error against ``sign(nu)`` or MSE ``(nu - h)^2`` against the clean teacher field;
-* ``test_error_noisy``: the same against fresh noisy labels;
+* ``test_error_noisy``: the same against fresh noisy labels; only for a channel with label noise (a noiseless
+  channel, ``Channel.linear()`` or ``Channel.sign()``, has labels equal to the clean target, so this would
+  repeat ``test_error``: it is not measured);
 * ``q`` = :math:`\hat w^\top\Omega\hat w/p` and ``m`` = :math:`\hat w^\top\Phi\theta_0/\sqrt{pk}` with the
   theory's own ``Omega`` and ``Phi``.
+
+A quantity that would repeat another one is not measured (its field is None and
+:attr:`SimulationResult.quantities` omits it), so that it is neither tabulated twice nor counted twice by the
+verdict rule of :mod:`validation.compare`.
 """
 
 from __future__ import annotations
@@ -23,19 +30,20 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
-from gaussequiv import seeding
+from gaussequiv import checks, seeding
 from gaussequiv.seeding import SeedLike
-from validation.fit import Fit, design, fit, ridge_path
+from validation.fit import design, fit_path
 
 __all__ = ["Covariances", "SimulationResult", "SimulationWarning", "simulate", "sample_labels", "QUANTITIES"]
 
-#: The measured quantities, named as the fields of :class:`replica.Solution`.
+#: The measured quantities, named as the fields of :class:`replica.Solution` (less those that would repeat another:
+#: :attr:`SimulationResult.quantities`).
 QUANTITIES = ("test_error", "test_error_noisy", "train_loss", "train_error", "q", "m")
 
 
@@ -129,6 +137,12 @@ def _label_sampler(channel):
     raise TypeError(f"channel must be a replica.Channel (linear, sign, probit or from_likelihood), got {channel!r}")
 
 
+def _noiseless(channel) -> bool:
+    """True for a channel whose label is a function of ``nu`` alone (``linear`` without noise, ``sign`` without
+    flips): its test error against fresh labels is the clean test error, measured once."""
+    return getattr(channel, "noise", None) == 0 and getattr(channel, "flip", 0) == 0
+
+
 def sample_labels(channel, nu, seed: SeedLike = 0) -> np.ndarray:
     """Labels ``y ~ P0(. | nu)`` of a :class:`replica.Channel`, noise included.
 
@@ -154,7 +168,8 @@ class SimulationResult:
     Arrays of measurements have shape ``(points, seeds)``: one point per alpha (an alpha sweep) or per lam (a
     lambda path, all points of a seed fitted on the same training set). :meth:`mean` and :meth:`se` are NaN at a
     point where any seed's fit did not converge (``status[i] == "not_converged"``): such a point is
-    flagged, never reported as a number.
+    flagged, never reported as a number. :meth:`to_dict` is a flat table, one row per (point, seed):
+    ``pandas.DataFrame(result.to_dict())``.
 
     Attributes
     ----------
@@ -174,10 +189,13 @@ class SimulationResult:
     rho : ndarray, shape (seeds,)
         ``|theta|^2/k`` of each seed's teacher.
     test_error, test_error_noisy, train_loss, train_error, q, m : ndarray
-        Per-seed measurements (see the module docstring for which quantity each is).
+        Per-seed measurements (see the module docstring for which quantity each is). ``test_error_noisy`` is
+        None for a noiseless channel (it would repeat ``test_error``), ``train_loss`` for the square loss (it
+        would be ``train_error/2``).
     certificate : ndarray
         The fit's convergence certificate (:class:`validation.fit.Fit`).
     converged : ndarray of bool
+        Per point and seed.
     generator, features : str
     classification : bool
         Whether the errors are 0/1 errors (labels +-1) rather than mean squared errors.
@@ -195,8 +213,8 @@ class SimulationResult:
     teacher: str
     rho: np.ndarray
     test_error: np.ndarray
-    test_error_noisy: np.ndarray
-    train_loss: np.ndarray
+    test_error_noisy: np.ndarray | None
+    train_loss: np.ndarray | None
     train_error: np.ndarray
     q: np.ndarray
     m: np.ndarray
@@ -208,12 +226,22 @@ class SimulationResult:
 
     @property
     def status(self) -> np.ndarray:
-        """``"converged"`` or ``"not_converged"`` per alpha (all seeds must converge)."""
+        """``"converged"`` or ``"not_converged"`` per point (all seeds must converge)."""
         return np.where(self.converged.all(axis=1), "converged", "not_converged")
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """The measured quantities: :data:`QUANTITIES` without the ones that would repeat another (module
+        docstring): ``test_error_noisy`` of a noiseless channel, ``train_loss`` of the square loss."""
+        return tuple(q for q in QUANTITIES if getattr(self, q) is not None)
 
     def _values(self, quantity: str) -> np.ndarray:
         if quantity not in QUANTITIES:
             raise ValueError(f"unknown quantity {quantity!r}; choose from {QUANTITIES}")
+        if getattr(self, quantity) is None:
+            why = (f"the {self.channel!r} channel has no label noise, so it equals 'test_error'"
+                   if quantity == "test_error_noisy" else "for the square loss it is 'train_error'/2")
+            raise ValueError(f"{quantity!r} was not measured: {why}; choose from {self.quantities}")
         return getattr(self, quantity)
 
     def mean(self, quantity: str) -> np.ndarray:
@@ -229,28 +257,87 @@ class SimulationResult:
         se = vals.std(axis=1, ddof=1) / np.sqrt(self.seeds)
         return np.where(self.converged.all(axis=1), se, np.nan)
 
+    def select_seeds(self, seeds) -> SimulationResult:
+        """The result restricted to some of its seeds (repetitions), in the order given.
+
+        Seeds are independent repetitions, so disjoint blocks of one simulation are independent simulations
+        (e.g. to study the spread of a statistic over repetitions without re-running the estimator).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from replica import Channel, Loss
+        >>> from validation import gaussian_control
+        >>> ctrl = gaussian_control(Covariances(np.eye(10), 0.8 * np.eye(10), np.zeros(10)), np.ones(10))
+        >>> sim = simulate(ctrl.generator, None, ctrl.teacher, Channel.linear(), Loss.square(), 0.1, [1.0],
+        ...                covariances=ctrl.covariances, n_test=100, seeds=4, seed=0)
+        >>> part = sim.select_seeds([2, 3])
+        >>> part.seeds, bool(np.all(part.q == sim.q[:, 2:]))
+        (2, True)
+        """
+        idx = np.asarray(list(seeds) if not isinstance(seeds, np.ndarray) else seeds)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"seeds must be a non-empty sequence of seed indices (ints), got {seeds!r}")
+        if np.unique(idx).size != idx.size or idx.min() < 0 or idx.max() >= self.seeds:
+            raise ValueError(f"seeds must be distinct indices in [0, {self.seeds}), got {idx.tolist()}")
+        kw = {q: (None if getattr(self, q) is None else getattr(self, q)[:, idx]) for q in QUANTITIES}
+        return replace(self, seeds=int(idx.size), rho=self.rho[idx], certificate=self.certificate[:, idx],
+                       converged=self.converged[:, idx], **kw)
+
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary (arrays as numpy arrays)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """A flat table, one row per (point, seed): equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).
+
+        Columns: ``point``, ``alpha``, ``lam``, ``n``, ``seed`` (repetition index), ``rho`` (that seed's
+        teacher), each of :attr:`quantities`, ``certificate``, ``converged``, ``status`` (of the point), and
+        the constants ``p``, ``k``, ``n_test``, ``seeds``, ``loss``, ``channel``, ``teacher``, ``generator``,
+        ``features``, ``classification`` repeated on every row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from replica import Channel, Loss
+        >>> from validation import gaussian_control
+        >>> ctrl = gaussian_control(Covariances(np.eye(20), 0.8 * np.eye(20), np.zeros(20)), np.ones(20))
+        >>> sim = simulate(ctrl.generator, None, ctrl.teacher, Channel.sign(), Loss.logistic(), 0.1, [1.0, 2.0],
+        ...                covariances=ctrl.covariances, n_test=200, seeds=3, seed=0)
+        >>> table = sim.to_dict()
+        >>> {len(v) for v in table.values()}, "test_error_noisy" in table
+        ({6}, False)
+        """
+        points, seeds = self.converged.shape
+        rows = points * seeds
+        out = {"point": np.repeat(np.arange(points), seeds), "alpha": np.repeat(self.alphas, seeds),
+               "lam": np.repeat(self.lam, seeds), "n": np.repeat(self.n, seeds),
+               "seed": np.tile(np.arange(seeds), points), "rho": np.tile(np.asarray(self.rho, dtype=float), points)}
+        for q in self.quantities:
+            out[q] = np.asarray(getattr(self, q), dtype=float).ravel()
+        out["certificate"] = np.asarray(self.certificate, dtype=float).ravel()
+        out["converged"] = np.asarray(self.converged, dtype=bool).ravel()
+        out["status"] = np.repeat(self.status, seeds)
+        for name in ("p", "k", "n_test", "seeds", "loss", "channel", "teacher", "generator", "features",
+                     "classification"):
+            out[name] = np.full(rows, getattr(self, name))
+        return out
 
     def to_csv(self, path: str | os.PathLike, per_seed: bool = False) -> None:
         """One row per alpha (means and standard errors), or per (alpha, seed) with ``per_seed=True``."""
         with open(path, "w", newline="") as fh:
             w = csv.writer(fh)
+            quantities = self.quantities
             if per_seed:
-                w.writerow(["alpha", "n", "seed", *QUANTITIES, "certificate", "converged", "lam", "loss", "channel"])
+                w.writerow(["alpha", "n", "seed", *quantities, "certificate", "converged", "lam", "loss", "channel"])
                 for i, a in enumerate(self.alphas):
                     for s in range(self.seeds):
                         w.writerow([repr(float(a)), int(self.n[i]), s,
-                                    *(repr(float(getattr(self, q)[i, s])) for q in QUANTITIES),
+                                    *(repr(float(getattr(self, q)[i, s])) for q in quantities),
                                     repr(float(self.certificate[i, s])), bool(self.converged[i, s]),
                                     repr(float(self.lam[i])), self.loss, self.channel])
                 return
-            cols = [c for q in QUANTITIES for c in (q, f"{q}_se")]
+            cols = [c for q in quantities for c in (q, f"{q}_se")]
             w.writerow(["alpha", "n", *cols, "status", "seeds", "lam", "loss", "channel"])
-            stats = {q: (self.mean(q), self.se(q)) for q in QUANTITIES}
+            stats = {q: (self.mean(q), self.se(q)) for q in quantities}
             for i, a in enumerate(self.alphas):
-                vals = [repr(float(v[i])) for q in QUANTITIES for v in stats[q]]
+                vals = [repr(float(v[i])) for q in quantities for v in stats[q]]
                 w.writerow([repr(float(a)), int(self.n[i]), *vals, self.status[i], self.seeds, repr(float(self.lam[i])),
                             self.loss, self.channel])
 
@@ -259,18 +346,21 @@ class SimulationResult:
         arrays = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            arrays[f.name] = np.str_(v) if isinstance(v, str) else np.asarray(v)
+            if v is not None:  # a quantity that would repeat another one
+                arrays[f.name] = np.str_(v) if isinstance(v, str) else np.asarray(v)
         np.savez(path, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SimulationResult:
         """Read a result written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as f:
-            missing = {fl.name for fl in fields(cls)} - set(f.files)
+            missing = {fl.name for fl in fields(cls)} - set(f.files) - {"test_error_noisy", "train_loss"}
             if missing:
                 raise ValueError(f"{path} is not a saved SimulationResult: missing {sorted(missing)}")
-            kw = {}
+            kw = {"test_error_noisy": None, "train_loss": None}
             for fl in fields(cls):
+                if fl.name not in f.files:
+                    continue
                 v = f[fl.name]
                 if v.dtype.kind == "U":
                     kw[fl.name] = str(v)
@@ -298,35 +388,9 @@ def _draw(generator, features, mean_v, teacher_theta, n, rng, batch_size):
     return np.concatenate(vs), np.concatenate(nus)
 
 
-def _fits(loss, X, y, lams, w0, tol):
-    """Fits at each lam on one training set: one eigendecomposition for the square loss, otherwise warm
-    starts along the path."""
-    if getattr(loss, "is_square", False) and len(lams) > 1:
-        W, method = ridge_path(X, y, lams)
-        return [Fit(w, True, 0.0, 0, method) for w in W]
-    out = []
-    for lam in lams:
-        res = fit(loss, X, y, float(lam), w0=w0, tol=tol)
-        w0 = res.w
-        out.append(res)
-    return out
-
-
-def _check_alphas(alphas) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(alphas, dtype=float))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError("alphas must be a non-empty 1-d sequence of sample ratios n/p")
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"alphas must all be finite and > 0 (alpha = n/p), got {arr.tolist()}")
-    return arr
-
-
 def _int(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    """:func:`gaussequiv.checks.integer` under its old private name (``validation.equivalence`` imports it)."""
+    return checks.integer(name, value, minimum)
 
 
 def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covariances, p: int | None = None,
@@ -415,7 +479,7 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
             raise ValueError(f"features take input_dim = {features.input_dim} inputs but the generator has "
                              f"output_dim = {N}: build the feature map with input_dim={N}")
         p_feat = int(features.output_dim)
-    if p is not None and _int("p", p, 1) != p_feat:
+    if p is not None and checks.integer("p", p) != p_feat:
         raise ValueError(f"p = {p} but the features have output_dim = {p_feat}")
     p = p_feat
     for attr in ("omega", "phi", "mean_v"):
@@ -456,22 +520,25 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
     if not np.all(np.isfinite(lams)) or np.any(lams < 0) or (np.any(lams == 0) and not getattr(loss, "is_square",
                                                                                                  False)):
         raise ValueError(f"lam must be finite and > 0 (lam = 0 only for the square loss), got {lams.tolist()}")
-    alphas = _check_alphas(alphas)
+    alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     if lam_path:
         alphas = np.full(lams.size, alphas[0])
     else:
         lams = np.full(alphas.size, lams[0])
-    n_test = _int("n_test", n_test, 1)
-    seeds = _int("seeds", seeds, 1)
-    batch_size = _int("batch_size", batch_size, 1)
+    n_test = checks.integer("n_test", n_test)
+    seeds = checks.integer("seeds", seeds)
+    batch_size = checks.integer("batch_size", batch_size)
+    tol = checks.real("tol", tol, low=0.0, low_open=True)
     ns = np.maximum(1, np.rint(alphas * p)).astype(int)
     classification = bool(channel.is_classification)
+    repeats = {"test_error_noisy": _noiseless(channel), "train_loss": bool(getattr(loss, "is_square", False))}
+    measured = tuple(q for q in QUANTITIES if not repeats.get(q, False))
 
     # points sharing an alpha share a training set (a lambda path); groups in order of first appearance
     firsts = sorted(np.unique(alphas, return_index=True)[1])
     groups = [np.flatnonzero(alphas == alphas[f]) for f in firsts]
     shape = (alphas.size, seeds)
-    out = {q: np.full(shape, np.nan) for q in QUANTITIES}
+    out = {q: np.full(shape, np.nan) for q in measured}
     certificate = np.full(shape, np.nan)
     converged = np.zeros(shape, dtype=bool)
     rhos = np.empty(seeds)
@@ -495,20 +562,23 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
                 v, nu = _draw(generator, features, mean_v, theta, int(ns[idx[0]]), rng, batch_size)
                 y = sampler(channel, nu, rng)
                 X = design(v, p)
-                for i, res in zip(idx, _fits(loss, X, y, lams[idx], w_prev, tol), strict=True):
+                for i, res in zip(idx, fit_path(loss, X, y, lams[idx], w0=w_prev, tol=tol), strict=True):
                     w = res.w
                     w_prev = w
                     h = X @ w
                     h_test = X_test @ w
-                    out["train_loss"][i, s] = float(np.mean(loss(y, h)))
+                    if "train_loss" in out:
+                        out["train_loss"][i, s] = float(np.mean(loss(y, h)))
                     if classification:
                         out["train_error"][i, s] = float(np.mean(_sign(h) != y))
                         out["test_error"][i, s] = float(np.mean(_sign(h_test) != _sign(nu_test)))
-                        out["test_error_noisy"][i, s] = float(np.mean(_sign(h_test) != y_test))
+                        if "test_error_noisy" in out:
+                            out["test_error_noisy"][i, s] = float(np.mean(_sign(h_test) != y_test))
                     else:
                         out["train_error"][i, s] = float(np.mean((y - h) ** 2))
                         out["test_error"][i, s] = float(np.mean((nu_test - h_test) ** 2))
-                        out["test_error_noisy"][i, s] = float(np.mean((y_test - h_test) ** 2))
+                        if "test_error_noisy" in out:
+                            out["test_error_noisy"][i, s] = float(np.mean((y_test - h_test) ** 2))
                     out["q"][i, s] = float(w @ omega @ w) / p
                     out["m"][i, s] = float(w @ phi_theta)
                     certificate[i, s] = res.certificate
@@ -522,7 +592,8 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
         arr.setflags(write=False)
     return SimulationResult(alphas=alphas, n=ns, lam=lams, p=p, k=D, n_test=n_test, seeds=seeds, loss=loss.name,
                             channel=channel.name, teacher="averaged" if fixed_theta is None else "fixed", rho=rhos,
-                            **out, certificate=certificate, converged=converged,
+                            **{"test_error_noisy": None, "train_loss": None, **out}, certificate=certificate,
+                            converged=converged,
                             generator=str(getattr(generator, "name", type(generator).__name__)),
                             features="identity" if features is None else
                             str(getattr(features, "name", type(features).__name__)),

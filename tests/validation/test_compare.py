@@ -1,7 +1,10 @@
-"""compare() refuses what cannot be compared; plot() writes a figure; results round-trip to files."""
+"""compare() refuses what cannot be compared, computes its z-scores and p-values as documented, and reports one
+verdict per group by the rule of validation.compare; plot() writes a figure; results round-trip to files and
+their to_dict() are flat tables."""
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import replica
 from replica import Channel, Loss
@@ -68,33 +71,174 @@ def test_nonconverged_fit_is_flagged(small):
                        n_test=100, seeds=2, seed=2, tol=1e-30)
     assert set(bad.status) == {"not_converged"} and np.all(np.isnan(bad.mean("test_error")))
     theory = replica.learning_curve(spec, Loss.logistic(), Channel.sign(), ALPHAS, 0.1)
-    assert compare(theory, bad).verdict == "incomplete"
+    cmp = compare(theory, bad)
+    assert cmp.verdict == "incomplete" and not cmp.converged and set(cmp.status) == {"not_converged"}
+    assert {g.verdict for g in cmp.groups} == {"incomplete"} and cmp.n_tests == 0
 
 
 def test_z_scores_by_hand(small):
-    """Reference: z = (mean over seeds - theory)/(std(ddof=1)/sqrt(seeds)) computed here with numpy."""
+    """Reference: z = (mean over seeds - theory)/(std(ddof=1)/sqrt(seeds)) computed here with numpy, its two-sided
+    p-value from scipy's Student t with seeds - 1 = 2 degrees of freedom, and Holm's adjustment of the smallest
+    p-value (times the number of tests)."""
     gen, teacher, cov, spec, sim, curve = small
     cmp = compare(curve, sim)
     j = cmp.quantities.index("test_error")
     vals = sim.test_error
     z = (vals.mean(axis=1) - curve.test_error) / (vals.std(axis=1, ddof=1) / np.sqrt(3))
     np.testing.assert_allclose(cmp.z[j], z, rtol=1e-12)
+    np.testing.assert_allclose(cmp.p_value[j], 2 * stats.t.sf(np.abs(z), 2), rtol=1e-10)
     assert cmp.max_abs_z == pytest.approx(np.nanmax(np.abs(cmp.z)))
+    assert cmp.n_tests == cmp.z.size == 5 * len(ALPHAS)
+    assert cmp.family_p_value == pytest.approx(min(1.0, cmp.n_tests * np.min(cmp.p_value)), rel=1e-12)
+    assert (cmp.verdict == "disagree") == (cmp.family_p_value <= cmp.level)
+
+
+def test_tolerance_is_an_equivalence_margin(small):
+    """Reference: the documented p-value with a relative margin, 2 t.sf((|mean - theory| - tol |theory|)/SE), and 1
+    when the gap is inside the margin: a margin larger than every observed relative gap gives p = 1 everywhere."""
+    gen, teacher, cov, spec, sim, curve = small
+    exact = compare(curve, sim)
+    gap = np.abs(exact.mean - exact.theory)
+    tol = 0.5 * float(np.median(gap / np.abs(exact.theory)))
+    cmp = compare(curve, sim, tolerance=tol)
+    excess = np.maximum(gap - tol * np.abs(exact.theory), 0.0)
+    np.testing.assert_allclose(cmp.p_value, 2 * stats.t.sf(excess / exact.se, 2), rtol=1e-10)
+    np.testing.assert_array_equal(cmp.z, exact.z)  # the reported z-scores do not change
+    wide = compare(curve, sim, tolerance=1.01 * float(np.max(gap / np.abs(exact.theory))))
+    assert np.all(wide.p_value == 1.0) and wide.verdict == "agree" and "margin" in wide.verdict_text()
+
+
+def test_group_verdicts_blame_the_wrong_quantity(small):
+    """Reference: the exact theory with q multiplied by 3 (a wrong overlap) on 3 seeds of exact covariances: the
+    overlaps group disagrees (its points are many SE off), the comparison disagrees, and the rejected points are
+    all q; the unchanged groups are not blamed at level 1e-3 (probability >= 1 - 1e-3 for exact quantities)."""
+    gen, teacher, cov, spec, sim, curve = small
+    cmp = compare(_Scaled(curve, "q", 3.0), sim, level=1e-3)
+    assert cmp.verdict == "disagree" and cmp.group("overlaps").verdict == "disagree"
+    assert {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))} == {"q"}
+    assert cmp.group("test error").verdict == cmp.group("training").verdict == "agree"
+    assert "overlaps disagree" in cmp.verdict_text() and "**rejected**" in cmp.summary()
+    with pytest.raises(ValueError, match="no quantity of group"):
+        compare(curve, sim, quantities=("q",)).group("training")
+
+
+def test_rule_arguments_are_checked(small):
+    """Reference: the documented refusals of level, tolerance and repeated quantities."""
+    gen, teacher, cov, spec, sim, curve = small
+    for level in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="level"):
+            compare(curve, sim, level=level)
+    with pytest.raises(ValueError, match="tolerance"):
+        compare(curve, sim, tolerance=-0.1)
+    with pytest.raises(ValueError, match="repeat"):
+        compare(curve, sim, quantities=("q", "q"))
+
+
+def test_repeated_quantities_are_not_measured(small):
+    """Reference: a noiseless channel's labels are the clean target (y = sign(nu), or nu), so test_error_noisy
+    equals test_error; the square loss's train_loss is train_error/2. Neither is measured, tabulated or counted:
+    asking for one names the reason."""
+    gen, teacher, cov, spec, sim, curve = small
+    assert sim.quantities == ("test_error", "test_error_noisy", "train_error", "q", "m") and sim.train_loss is None
+    logit = simulate(gen, None, teacher, Channel.sign(), Loss.logistic(), 0.1, [1.0], covariances=cov, n_test=100,
+                     seeds=2, seed=3)
+    assert logit.quantities == ("test_error", "train_loss", "train_error", "q", "m")
+    assert logit.test_error_noisy is None
+    with pytest.raises(ValueError, match="no label noise"):
+        logit.mean("test_error_noisy")
+    theory = replica.learning_curve(spec, Loss.logistic(), Channel.sign(), [1.0], 0.1)
+    with pytest.raises(ValueError, match="no label noise"):
+        compare(theory, logit, quantities=("test_error_noisy",))
+    with pytest.raises(ValueError, match="train_error'/2"):
+        sim.se("train_loss")
+    assert compare(theory, logit).quantities == logit.quantities
+
+
+def _columns_ok(table: dict) -> int:
+    """The flat-table contract: every value a 1-d numpy array, all of one length (returned)."""
+    lengths = {k: (np.ndim(v), len(v)) for k, v in table.items()}
+    assert all(isinstance(v, np.ndarray) for v in table.values()), lengths
+    assert {d for d, _ in lengths.values()} == {1} and len({n for _, n in lengths.values()}) == 1, lengths
+    return next(iter(lengths.values()))[1]
+
+
+def test_to_dict_is_a_flat_table(small):
+    """Reference: one row per (point, seed) for a simulation and per (quantity, point) for a comparison, as
+    documented (equal-length 1-d columns, checked with numpy alone); the rows hold the same numbers as the
+    arrays."""
+    gen, teacher, cov, spec, sim, curve = small
+    table = sim.to_dict()
+    assert _columns_ok(table) == len(ALPHAS) * sim.seeds
+    np.testing.assert_array_equal(table["q"].reshape(len(ALPHAS), sim.seeds), sim.q)
+    assert "train_loss" not in table and set(table["status"]) == {"converged"}
+    cmp = compare(curve, sim)
+    ctable = cmp.to_dict()
+    assert _columns_ok(ctable) == len(cmp.quantities) * len(ALPHAS)
+    np.testing.assert_array_equal(ctable["z"].reshape(cmp.z.shape), cmp.z)
+    assert set(ctable["verdict"]) == {cmp.verdict} and len(cmp.rows()) == len(ctable["z"])
+    group = dict(zip(ctable["quantity"], ctable["group_verdict"], strict=True))
+    assert all(group[q] == g.verdict for g in cmp.groups for q in g.quantities)
+
+
+def test_to_dict_in_pandas(small):
+    """Reference: pandas itself (optional, not a dependency): DataFrame(result.to_dict()) has one row per
+    (point, seed) / (quantity, point)."""
+    pd = pytest.importorskip("pandas")
+    gen, teacher, cov, spec, sim, curve = small
+    cmp = compare(curve, sim)
+    assert pd.DataFrame(sim.to_dict()).shape == (len(ALPHAS) * sim.seeds, len(sim.to_dict()))
+    assert pd.DataFrame(cmp.to_dict()).shape == (len(cmp.quantities) * len(ALPHAS), len(cmp.to_dict()))
+
+
+def test_select_seeds(small):
+    """Reference: the per-seed arrays themselves; bad selections are refused."""
+    gen, teacher, cov, spec, sim, curve = small
+    part = sim.select_seeds([2, 0])
+    assert part.seeds == 2 and np.array_equal(part.test_error, sim.test_error[:, [2, 0]])
+    assert np.array_equal(part.rho, sim.rho[[2, 0]]) and part.train_loss is None
+    for bad in ([], [0, 0], [3], [1.5]):
+        with pytest.raises(ValueError, match="seeds"):
+            sim.select_seeds(bad)
 
 
 def test_plot_and_files(small, tmp_path):
-    """Reference: the files exist and round-trip (npz without pickles, CSV with one row per alpha)."""
+    """Reference: the files exist and round-trip (npz without pickles, CSV with one row per alpha); the figure has
+    one panel per group, each titled with that group's verdict, and the title states the comparison's."""
     gen, teacher, cov, spec, sim, curve = small
     cmp = compare(curve, sim)
-    plot(cmp, tmp_path / "fig.png", theory=curve)
+    fig = plot(cmp, tmp_path / "fig.png", theory=curve)
     assert (tmp_path / "fig.png").stat().st_size > 10_000
+    titles = [ax.get_title() for ax in fig.axes]
+    assert [t.split(":")[0] for t in titles] == [g.name for g in cmp.groups]
+    assert all(t.startswith(f"{g.name}: {g.verdict} ") for t, g in zip(titles, cmp.groups, strict=True))
+    assert f": {cmp.verdict} (Holm" in fig.get_suptitle()
+    some = plot(cmp, quantities=["test_error"])
+    assert len(some.axes) == 1 and "not plotted: training" in some.get_suptitle()
     sim.save(tmp_path / "sim.npz")
     back = SimulationResult.load(tmp_path / "sim.npz")
     np.testing.assert_array_equal(back.test_error, sim.test_error)
+    assert back.train_loss is None and back.quantities == sim.quantities
     assert back.loss == sim.loss and back.seeds == sim.seeds and back.classification == sim.classification
     sim.to_csv(tmp_path / "sim.csv")
     sim.to_csv(tmp_path / "seeds.csv", per_seed=True)
     cmp.to_csv(tmp_path / "cmp.csv")
     assert len((tmp_path / "sim.csv").read_text().splitlines()) == 1 + len(ALPHAS)
     assert len((tmp_path / "seeds.csv").read_text().splitlines()) == 1 + 3 * len(ALPHAS)
-    assert "Verdict" in cmp.summary() and set(cmp.to_dict()) >= {"z", "verdict", "max_abs_z"}
+    assert len((tmp_path / "cmp.csv").read_text().splitlines()) == 1 + 5 * len(ALPHAS)
+    assert f"Verdict: **{cmp.verdict}**" in cmp.summary()
+    assert cmp.verdict_text().split(": ", 1)[1] in cmp.summary()
+    cmp.to_json(tmp_path / "cmp.json")
+    import json
+
+    assert json.loads((tmp_path / "cmp.json").read_text())["verdict"] == cmp.verdict
+
+
+class _Scaled:
+    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's)."""
+
+    def __init__(self, curve, quantity: str, factor: float):
+        self._curve = curve
+        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
+
+    def __getattr__(self, name):
+        return getattr(self._curve, name)

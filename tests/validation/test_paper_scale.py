@@ -30,11 +30,11 @@ def dcgan_problem():
     (Loss.logistic(), Channel.sign(), 0.01),
 ])
 def test_dcgan_theory_matches_simulation(dcgan_problem, loss, channel, lam):
-    """Reference: simulation on fresh DCGAN samples (10 seeds, 5000 test samples); theory within 3 SE for
-    every quantity at three alphas."""
+    """Reference: simulation on fresh DCGAN samples (10 seeds, 5000 test samples); every quantity at three
+    alphas agrees by the verdict rule (Holm at family-wise level 1e-3)."""
     gen, fmap, est, teacher, spec = dcgan_problem
     curve = replica.learning_curve(spec, loss, channel, ALPHAS, lam)
     sim = simulate(gen, fmap, teacher, channel, loss, lam, ALPHAS, covariances=est, n_test=5000, seeds=10, seed=4)
-    cmp = compare(curve, sim, spectrum=spec)
+    cmp = compare(curve, sim, spectrum=spec, level=1e-3)
     print(cmp.summary())
     assert cmp.verdict == "agree", cmp.summary()
