@@ -109,10 +109,15 @@ def test_tolerance_is_an_equivalence_margin(small):
 
 
 def test_group_verdicts_blame_the_wrong_quantity(small):
-    """Reference: the exact theory with q multiplied by 3 (a wrong overlap) on 3 seeds of exact covariances: the
-    overlaps group disagrees (its points are many SE off), the comparison disagrees, and the rejected points are
-    all q; the unchanged groups are not blamed at level 1e-3 (probability >= 1 - 1e-3 for exact quantities)."""
-    gen, teacher, cov, spec, sim, curve = small
+    """Reference: the exact theory with q multiplied by 3 (a wrong overlap) on 12 seeds of exact covariances: the
+    overlaps group disagrees, the comparison disagrees, and the rejected points are all q; the unchanged groups
+    are not blamed at level 1e-3 (probability >= 1 - 1e-3 for exact quantities). Twelve seeds, not three: with a
+    t distribution of 2 degrees of freedom the Holm threshold at 1e-3 is |t| ~ 100, which a 3x error in q only
+    exceeds for some draws; with 11 degrees of freedom it is ~ 7, and q is off by ~ 2 q / (0.05 q / sqrt 12) ~ 140
+    standard errors at p = 60, at any seed."""
+    gen, teacher, cov, spec, _, curve = small
+    sim = simulate(gen, None, teacher, Channel.linear(0.1), Loss.square(), 0.1, ALPHAS, covariances=cov, n_test=500,
+                   seeds=12, seed=5)
     cmp = compare(_Scaled(curve, "q", 3.0), sim, level=1e-3)
     assert cmp.verdict == "disagree" and cmp.group("overlaps").verdict == "disagree"
     assert {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))} == {"q"}
