@@ -259,6 +259,9 @@ def compare(curve, simulation: SimulationResult, *, quantities=QUANTITIES, thres
 
 
 def _check_spectrum(spectrum, sim: SimulationResult) -> None:
+    if hasattr(spectrum, "normalisation"):  # a spectra.SpectralDensity: p = infinity (or a compressed spectrum)
+        raise ValueError(f"a SpectralDensity ({spectrum.label or 'p = infinity'}) has no finite-size simulation to "
+                         f"match: compare the simulation with the Spectrum of its own p (e.g. from sampled F)")
     if spectrum.p != sim.p:
         raise ValueError(f"the theory's spectrum has p = {spectrum.p} but the simulation p = {sim.p}")
     if not np.isclose(spectrum.gamma, sim.k / sim.p, rtol=1e-12):
