@@ -291,7 +291,7 @@ def kernel_learning_curve(density: SpectralDensity, loss: Loss, channel: Channel
     >>> pl = SpectralDensity.power_law(2.0, 3.0)   # capacity a = 2, source r = (b - 1)/(2a) = 1/2
     >>> ns = [1e2, 1e4]
     >>> c = kernel_learning_curve(pl, Loss.square(), Channel.linear(), ns, 0.0)   # ridgeless, noiseless
-    >>> float(np.log(c.test_error[0] / c.test_error[1]) / np.log(100)).__round__(2)   # -> 2 a min(r, 1) = 2
+    >>> round(float(np.log(c.test_error[0] / c.test_error[1]) / np.log(100)), 2)   # -> 2 a min(r, 1) = 2
     2.0
     """
     if not isinstance(density, SpectralDensity) or not density.per_sample:

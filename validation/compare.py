@@ -161,7 +161,8 @@ def compare(curve, simulation: SimulationResult, *, quantities=QUANTITIES, thres
     threshold : float
         Largest |z| accepted for the verdict ``"agree"``.
     spectrum : spectra.Spectrum, optional
-        The theory's spectrum: when given, its ``p``, ``gamma``, teacher convention and ``rho`` (fixed
+        The theory's spectrum (a ``p = infinity`` :class:`spectra.SpectralDensity` is refused: no finite ``p`` to
+        match): when given, its ``p``, ``gamma``, teacher convention and ``rho`` (fixed
         teacher) must match the simulation.
     rtol : float
         Relative tolerance of the alpha-grid and ``lam`` checks.
