@@ -34,12 +34,11 @@ from gaussequiv import checks
 from replica.channel import Channel
 from replica.curves import _NUMERIC, Curve
 from replica.loss import Loss
-from replica.problem import validate_problem
+from replica.problem import is_valid_point, validate_problem
 from replica.result import Solution
 from replica.solver import solve
 from spectra import SpectralDensity
 from spectra.analytic import kappas
-from spectra.density import MP_NODES
 
 __all__ = ["RandomFeaturesCurve", "random_features_curve", "kernel_learning_curve", "mei_montanari_lambda",
            "lambda_from_mei_montanari", "LAM_CONVENTIONS"]
@@ -179,7 +178,7 @@ class RandomFeaturesCurve:
 
 
 def random_features_curve(activation, loss: Loss, channel: Channel, p_over_n, *, n_over_d: float, lam: float,
-                          lam_convention: str = "gcm", rho: float = 1.0, nodes: int = MP_NODES,
+                          lam_convention: str = "gcm", rho: float = 1.0, nodes: int | None = None,
                           smooth: bool | None = None, progress: bool | None = None,
                           **solve_kwargs) -> RandomFeaturesCurve:
     r"""Random-features ERM along ``p/n`` at fixed ``n/D``, at ``p = infinity`` (no matrix is built).
@@ -204,8 +203,8 @@ def random_features_curve(activation, loss: Loss, channel: Channel, p_over_n, *,
         ``"mei-montanari"`` (their ``lambda``; ours is ``lam * n_over_d``).
     rho : float
         Teacher variance.
-    nodes : int
-        Gauss nodes of the Marchenko-Pastur rule.
+    nodes : int, optional
+        Gauss nodes of the Marchenko-Pastur rule (default: :func:`spectra.density.default_mp_nodes`).
     smooth : bool, optional
         For a callable activation.
     progress : bool or None
@@ -243,16 +242,29 @@ def random_features_curve(activation, loss: Loss, channel: Channel, p_over_n, *,
 
     validate_problem(density(float(grid[0])), loss, channel, 1.0 / grid[0], lam_ours)
     sols: list[Solution] = []
-    prev = None
-    bar = tqdm(grid, desc="p/n", disable=progress is False, delay=0 if progress else 3.0, leave=False)
-    for r in bar:
-        sol = solve(density(float(r)), loss, channel, 1.0 / float(r), lam_ours,
-                    init=prev if prev is not None and prev.converged else None, **solve_kwargs)
+    bar = tqdm(range(grid.size), desc="p/n", disable=progress is False, delay=0 if progress else 3.0, leave=False)
+    for j in bar:
+        r = float(grid[j])
+        sol = solve(density(r), loss, channel, 1.0 / r, lam_ours, init=_warm_start(grid, j, sols, rho),
+                    **solve_kwargs)
         sols.append(sol)
-        prev = sol
     return RandomFeaturesCurve(p_over_n=grid.copy(), n_over_d=psi2, activation=k.activation, kappa0=k.kappa0,
                                kappa1=k.kappa1, kappa_star=k.kappa_star, lam=lam_ours,
                                lam_mei_montanari=lam_ours / psi2, rho=rho, curve=Curve.from_solutions(sols))
+
+
+def _warm_start(grid: np.ndarray, j: int, sols: list[Solution], rho: float):
+    """Start of point ``j``: the previous solution if it converged, linearly extrapolated from the two before when
+    both converged and the prediction is a valid point (fewer sweeps on smooth curves; :func:`replica.solve` falls
+    back to its cold starts and to continuation when a warm start fails)."""
+    if j == 0 or not sols[-1].converged:
+        return None
+    if j == 1 or not sols[-2].converged or grid[j - 1] == grid[j - 2]:
+        return sols[-1]
+    x1 = np.array([sols[-1].V, sols[-1].q, sols[-1].m])
+    x0 = np.array([sols[-2].V, sols[-2].q, sols[-2].m])
+    guess = x1 + (x1 - x0) * (grid[j] - grid[j - 1]) / (grid[j - 1] - grid[j - 2])
+    return guess if is_valid_point(guess, rho) else sols[-1]
 
 
 def kernel_learning_curve(density: SpectralDensity, loss: Loss, channel: Channel, n, lam_per_sample, *,

@@ -38,12 +38,13 @@ from scipy.linalg import eigh_tridiagonal
 from gaussequiv import checks
 from spectra.spectrum import Spectrum
 
-__all__ = ["SpectralDensity", "marchenko_pastur_rule", "mode_sum_rule", "NORMALISATIONS"]
+__all__ = ["SpectralDensity", "marchenko_pastur_rule", "mode_sum_rule", "default_mp_nodes", "NORMALISATIONS"]
 
 Normalisation = Literal["per-feature", "per-sample"]
 #: The two normalisations of the weights (module docstring).
 NORMALISATIONS = ("per-feature", "per-sample")
-#: Default number of Gauss nodes of the Marchenko-Pastur rule.
+#: Gauss nodes of the Marchenko-Pastur rule when its lower edge can touch the poles of the replica sums
+#: (``shift = 0``); with ``shift > 0`` the default is the Bernstein-ellipse bound of :func:`default_mp_nodes`.
 MP_NODES = 256
 #: Modes summed exactly at the head of :func:`mode_sum_rule` (the Euler-Maclaurin remainder there is
 #: ``~ 3e-3 |g'''(HEAD)|``, ``1e-12`` relative for the functions of the replica sums).
@@ -94,6 +95,31 @@ def marchenko_pastur_rule(ratio: float, nodes: int = MP_NODES) -> tuple[np.ndarr
     if c <= 1.0:
         return x, w, 0.0
     return c * x, w / c, 1.0 - 1.0 / c
+
+
+def default_mp_nodes(ratio: float, gap: float) -> int:
+    r"""Gauss nodes that integrate ``f(x)`` with a pole at ``x = -gap`` against Marchenko-Pastur(``ratio``) to ~1e-17.
+
+    Every replica sum has its poles at ``s = -lam/V_hat <= 0``; for ``s = shift + variance x`` they sit at
+    ``x <= -gap`` with ``gap = shift/variance``. The Gauss error for a pole at ``x_0`` decays like
+    :math:`arrho^{-2n}` with :math:`arrho = |u| + \sqrt{u^2 - 1}`, ``u`` the pole mapped to ``[-1, 1]`` by the
+    support :math:`[x_-, x_+]` (the Bernstein ellipse through it). Returns ``ceil(ln(1e17) / (2 ln rho)) + 8``
+    clipped to ``[32, MP_NODES]``, and ``MP_NODES`` for ``gap = 0``.
+
+    Examples
+    --------
+    >>> default_mp_nodes(1.0, 0.0), default_mp_nodes(2.0, 0.57), default_mp_nodes(1.0, 0.11)
+    (256, 36, 68)
+    """
+    c = checks.real("ratio", ratio, low=0.0, low_open=True)
+    gap = checks.real("gap", gap, low=0.0)
+    if gap == 0.0:
+        return MP_NODES
+    inner, x0 = (c, -gap) if c <= 1.0 else (1.0 / c, -gap / c)  # the continuous part of c > 1 is c MP(1/c)
+    lo, hi = (1.0 - np.sqrt(inner)) ** 2, (1.0 + np.sqrt(inner)) ** 2
+    u = abs((2.0 * x0 - lo - hi) / (hi - lo))
+    rho_b = u + np.sqrt(u * u - 1.0)
+    return int(np.clip(np.ceil(np.log(1e17) / (2.0 * np.log(rho_b))) + 8, 32, MP_NODES))
 
 
 def mode_sum_rule(a: float, cutoff: int | None = None, *, head: int = HEAD) -> tuple[np.ndarray, np.ndarray]:
@@ -342,7 +368,7 @@ class SpectralDensity:
 
     @classmethod
     def marchenko_pastur(cls, ratio: float, *, variance: float = 1.0, shift: float = 0.0, rho: float = 1.0,
-                         nodes: int = MP_NODES) -> SpectralDensity:
+                         nodes: int | None = None) -> SpectralDensity:
         r"""``Omega = shift I + variance F F^T`` with a latent teacher, at ``p, D -> infinity``, ``p/D = ratio``.
 
         ``F`` has shape ``(p, D)`` and i.i.d. ``N(0, 1/D)`` entries, the student-teacher covariance is
@@ -365,8 +391,11 @@ class SpectralDensity:
             ``variance > 0``, ``shift >= 0``.
         rho : float
             Teacher variance ``|theta|^2/D`` (1 for the average over ``theta ~ N(0, I_D)``).
-        nodes : int
-            Gauss nodes of the continuous part (:func:`marchenko_pastur_rule`).
+        nodes : int, optional
+            Gauss nodes of the continuous part (:func:`marchenko_pastur_rule`). Default: enough for the poles of
+            the replica sums (at ``s <= 0``) to be integrated to round-off (:func:`default_mp_nodes`); with
+            ``shift = 0`` and ``ratio`` close to 1 the support touches ``s = 0`` and small ``lam/V_hat`` needs more
+            than the default 256 (a pole at ``-eps`` from the edge needs ``~ 1/sqrt(eps)`` nodes).
 
         Examples
         --------
@@ -378,6 +407,8 @@ class SpectralDensity:
         variance = checks.real("variance", variance, low=0.0, low_open=True)
         shift = checks.real("shift", shift, low=0.0)
         rho = checks.real("rho", rho, low=0.0, low_open=True)
+        if nodes is None:
+            nodes = default_mp_nodes(c, shift / variance)
         x, w, atom = marchenko_pastur_rule(c, nodes)
         s, t = shift + variance * x, rho * variance * x
         if atom > 0:
@@ -389,7 +420,7 @@ class SpectralDensity:
                    label=f"Marchenko-Pastur(p/D = {c:g}, variance = {variance:g}, shift = {shift:g})")
 
     @classmethod
-    def random_features(cls, ratio: float, activation="relu", *, rho: float = 1.0, nodes: int = MP_NODES,
+    def random_features(cls, ratio: float, activation="relu", *, rho: float = 1.0, nodes: int | None = None,
                         smooth: bool | None = None) -> SpectralDensity:
         r"""Gaussian-equivalent random features ``v = sigma(F c)`` of isotropic latents at ``p/D = ratio``.
 
@@ -409,8 +440,9 @@ class SpectralDensity:
             ...) or a vectorised function.
         rho : float
             Teacher variance.
-        nodes : int
-            Gauss nodes of the Marchenko-Pastur part.
+        nodes : int, optional
+            Gauss nodes of the Marchenko-Pastur part (default: :func:`default_mp_nodes` with the gap
+            ``kappa_*^2/kappa1^2``, a few dozen).
         smooth : bool, optional
             For a callable activation (see :func:`spectra.analytic.kappas`).
 

@@ -127,7 +127,8 @@ def test_mode_sum_rule_finite_cutoff_against_direct_sums(a):
     assert float(w.sum()) == pytest.approx(P, rel=1e-13)
     i = np.arange(1, P + 1, dtype=float)
     for lam in (1.0, 1e-3, 1e-8):
-        for f in (lambda s: s / (lam + s), lambda s: s * s / (lam + s) ** 2, lambda s: s**1.7 / (lam + s)):
+        for f in (lambda s, lam=lam: s / (lam + s), lambda s, lam=lam: s * s / (lam + s) ** 2,
+                  lambda s, lam=lam: s**1.7 / (lam + s)):
             assert float(w @ f(x**-a)) == pytest.approx(float(np.sum(f(i**-a))), rel=1e-11)
 
 
@@ -203,3 +204,26 @@ def test_compare_refuses_a_density():
 
     with pytest.raises(ValueError, match="SpectralDensity"):
         _check_spectrum(SpectralDensity.marchenko_pastur(2.0), None)
+
+
+@pytest.mark.parametrize("activation", ["erf_sqrt2", "sign", "relu"])
+def test_default_nodes_of_random_features_are_converged(activation):
+    """Reference: the same density with 512 Gauss nodes. The default node count (a few dozen, from the Bernstein
+    ellipse of the nearest possible pole, s = 0) gives the same ridge solution to 1e-12 down to lam = 0 and the same
+    logistic solution to 1e-9, over ratios on both sides of p = D and p = n."""
+    for ratio in (0.3, 1.0, 1.7, 6.0):
+        coarse = SpectralDensity.random_features(ratio, activation)
+        fine = SpectralDensity.random_features(ratio, activation, nodes=512)
+        assert coarse.s.size < 120
+        for alpha in (0.5 / ratio, 1.0 / ratio, 3.0 / ratio):
+            for lam in (1e-1, 1e-8, 0.0):
+                if lam == 0.0 and alpha == 1.0 / ratio:
+                    continue  # p = n at lam = 0: the interpolation peak, refused by the solver
+                a = solve(coarse, Loss.square(), Channel.linear(0.3), alpha, lam)
+                b = solve(fine, Loss.square(), Channel.linear(0.3), alpha, lam)
+                # at p = n with lam -> 0, q = (...)/(1 - a) amplifies round-off of the sums by 1/(1 - a) ~ 1e3
+                rel = 1e-9 if alpha == 1.0 / ratio else 1e-12
+                assert a.test_error == pytest.approx(b.test_error, rel=rel), (ratio, alpha, lam)
+        a = solve(coarse, Loss.logistic(), Channel.sign(), 1.0, 1e-3)
+        b = solve(fine, Loss.logistic(), Channel.sign(), 1.0, 1e-3)
+        assert a.test_error == pytest.approx(b.test_error, rel=1e-9)
