@@ -10,9 +10,17 @@ For a centred Gaussian vector :math:`z` with covariance ``C`` (student fields fi
 Indices may repeat. Every function takes index *arrays* and evaluates all tuples in one vectorised call,
 so the right-hand side of the ODEs never loops over index tuples or modes in Python.
 
-Two activations are supported, ``"erf"`` meaning :math:`g(z) = \mathrm{erf}(z/\sqrt2)` and ``"linear"``
-meaning :math:`g(z) = z`; both have closed forms. Other activations would need deterministic quadrature
-(never Monte Carlo inside a right-hand side) and are refused.
+Activations are named as in the one registry of the library, ``spectra.activations.ACTIVATIONS``; this module only
+adds closed forms of their Gaussian integrals, keyed by the same names (:data:`CLOSED_FORMS`):
+
+* ``"erf_sqrt2"``, :math:`g(z) = \mathrm{erf}(z/\sqrt2)`: Saad & Solla's closed forms (theory §4.3);
+* ``"erf"``, :math:`g(z) = \mathrm{erf}(z) = h(\sqrt2 z)` with :math:`h` the previous unit: for
+  :math:`g(z) = h(cz)` the substitution :math:`y = cz` gives :math:`I_2^g(C) = I_2^h(c^2C)`,
+  :math:`I_3^g(C) = I_3^h(c^2C)` and :math:`I_4^g(C) = c^2 I_4^h(c^2C)` (here :math:`c^2 = 2`);
+* ``"linear"``, :math:`g(z) = z`: the integrals are covariance entries.
+
+Other registry activations (``tanh``, ``relu``, ``sign``) would need deterministic quadrature (never Monte
+Carlo inside a right-hand side) and are refused with the list of supported names.
 """
 
 from __future__ import annotations
@@ -20,9 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erf
 
-__all__ = ["ACTIVATIONS", "Activation", "flat_entries", "get_activation", "generalisation_error"]
+from spectra.activations import Activation, activation_choices
+from spectra.activations import get_activation as _registry_activation
+
+__all__ = ["CLOSED_FORMS", "ODE_ACTIVATIONS", "GaussianIntegrals", "flat_entries", "gaussian_integrals",
+           "generalisation_error"]
 
 
 # Entries of C that each integral reads, as (row, column) pairs of positions in the index tuple.
@@ -47,24 +58,41 @@ def _gather(C, entries, index) -> tuple[np.ndarray, ...]:
     return tuple(C.reshape(*C.shape[:-2], n * n)[..., f] for f in flat)
 
 
-@dataclass(frozen=True)
-class Activation:
-    """Closed-form Gaussian integrals of one activation function (see the module docstring).
+@dataclass(frozen=True, eq=False)
+class GaussianIntegrals:
+    """Closed-form Gaussian integrals of one registry activation (see the module docstring).
 
     ``i2(C, a, b)``, ``i3(C, a, b, c)`` and ``i4(C, a, b, c, d)`` take a covariance ``C`` (``L x L``, or a
     batch ``(..., L, L)``) and broadcastable integer index arrays. The ``*_from`` variants take the gathered
     entries (in the order of ``_I2_ENTRIES``, ``_I3_ENTRIES``, ``_I4_ENTRIES``) and are what the ODE
-    right-hand side calls.
+    right-hand side calls. ``g`` and ``dg`` are the registry's function and derivative, so the simulation
+    and the theory evaluate the same :math:`g`.
+
+    Attributes
+    ----------
+    activation : spectra.activations.Activation
+        The registry entry (name, function, derivative, formula).
     """
 
-    name: str
-    description: str
+    activation: Activation
 
-    def g(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @property
+    def name(self) -> str:
+        """Registry name of the activation."""
+        return self.activation.name
 
-    def dg(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @property
+    def formula(self) -> str:
+        """The activation in words, e.g. ``"erf(z/sqrt(2))"``."""
+        return self.activation.formula
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        """:math:`g(z)` (the registry function, in float64)."""
+        return self.activation(np.asarray(z, dtype=float))
+
+    def dg(self, z: np.ndarray) -> np.ndarray:
+        """:math:`g'(z)` (the registry derivative, in float64)."""
+        return self.activation.dg(np.asarray(z, dtype=float))
 
     def i2_from(self, c00, c11, c01) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -106,16 +134,9 @@ def _arcsin_checked(x: np.ndarray) -> np.ndarray:
     return np.arcsin(np.clip(x, -1.0, 1.0))  # round-off beyond +-1
 
 
-@dataclass(frozen=True)
-class _Erf(Activation):
+@dataclass(frozen=True, eq=False)
+class _ErfSqrt2(GaussianIntegrals):
     """``g(z) = erf(z / sqrt(2))``: Saad & Solla's closed forms (theory §4.3)."""
-
-    def g(self, z):
-        return erf(np.asarray(z, dtype=float) / np.sqrt(2.0))
-
-    def dg(self, z):
-        z = np.asarray(z, dtype=float)
-        return np.sqrt(2.0 / np.pi) * np.exp(-0.5 * z * z)
 
     def i2_from(self, c00, c11, c01):
         return _TWO_OVER_PI * _arcsin_checked(c01 / np.sqrt((1.0 + c00) * (1.0 + c11)))
@@ -134,15 +155,29 @@ class _Erf(Activation):
         return _FOUR_OVER_PI2 / np.sqrt(lam4) * _arcsin_checked(lam0 / np.sqrt(lam1 * lam2))
 
 
-@dataclass(frozen=True)
-class _Linear(Activation):
+@dataclass(frozen=True, eq=False)
+class _Rescaled(GaussianIntegrals):
+    """``g(z) = h(c z)`` for an ``h`` with closed forms: the integrals of ``h`` at ``c^2 C`` (module docstring)."""
+
+    base: GaussianIntegrals | None = None
+    scale2: float = 1.0  # c^2
+
+    def i2_from(self, c00, c11, c01):
+        k = self.scale2
+        return self.base.i2_from(k * c00, k * c11, k * c01)
+
+    def i3_from(self, c00, c01, c02, c12, c22):
+        k = self.scale2
+        return self.base.i3_from(k * c00, k * c01, k * c02, k * c12, k * c22)
+
+    def i4_from(self, c00, c11, c22, c33, c01, c02, c03, c12, c13, c23):
+        k = self.scale2
+        return k * self.base.i4_from(*(k * c for c in (c00, c11, c22, c33, c01, c02, c03, c12, c13, c23)))
+
+
+@dataclass(frozen=True, eq=False)
+class _Linear(GaussianIntegrals):
     """``g(z) = z``: every integral is a covariance entry."""
-
-    def g(self, z):
-        return np.asarray(z, dtype=float)
-
-    def dg(self, z):
-        return np.ones_like(np.asarray(z, dtype=float))
 
     def i2_from(self, c00, c11, c01):
         return np.array(c01, dtype=float)
@@ -154,34 +189,59 @@ class _Linear(Activation):
         return np.array(c23, dtype=float)
 
 
-#: The supported activations, by name.
-ACTIVATIONS: dict[str, Activation] = {
-    "erf": _Erf("erf", "g(z) = erf(z/sqrt(2))"),
-    "linear": _Linear("linear", "g(z) = z"),
+_ERF_SQRT2 = _ErfSqrt2(_registry_activation("erf_sqrt2"))
+
+#: Closed-form Gaussian integrals, keyed by activation-registry name (``spectra.activations.ACTIVATIONS``).
+CLOSED_FORMS: dict[str, GaussianIntegrals] = {
+    "erf_sqrt2": _ERF_SQRT2,
+    "erf": _Rescaled(_registry_activation("erf"), base=_ERF_SQRT2, scale2=2.0),  # erf(z) = erf(sqrt(2) z/sqrt(2))
+    "linear": _Linear(_registry_activation("linear")),
 }
+#: Activations the ODEs support (registry names), the default first.
+ODE_ACTIVATIONS: tuple[str, ...] = tuple(CLOSED_FORMS)
 
 
-def get_activation(name: str) -> Activation:
-    """The :class:`Activation` called ``name`` (``"erf"`` for erf(z/sqrt 2), or ``"linear"``).
+def gaussian_integrals(activation: str) -> GaussianIntegrals:
+    r"""The closed-form Gaussian integrals of the registry activation called ``activation``.
+
+    Parameters
+    ----------
+    activation : {"erf_sqrt2", "erf", "linear"}
+        A name of the activation registry (``spectra.activations.ACTIVATIONS``): ``"erf_sqrt2"`` is
+        :math:`\mathrm{erf}(z/\sqrt2)`, ``"erf"`` is :math:`\mathrm{erf}(z)`, ``"linear"`` is :math:`z`.
 
     Raises
     ------
     TypeError
-        If ``name`` is not a string.
+        If ``activation`` is not a string.
     ValueError
-        If ``name`` is not one of :data:`ACTIVATIONS`.
+        If ``activation`` is not a registry name, or is one without closed forms (``tanh``, ``relu``,
+        ``sign``); the message lists the supported names with their formulas.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynamics.integrals import gaussian_integrals
+    >>> gi = gaussian_integrals("erf_sqrt2")
+    >>> gi.formula
+    'erf(z/sqrt(2))'
+    >>> round(float(gi.i2(np.eye(2), 0, 0)), 12)   # E[erf(z/sqrt 2)^2] = (2/pi) arcsin(1/2) = 1/3
+    0.333333333333
     """
-    if not isinstance(name, str):
-        raise TypeError(f"activation must be a string, one of {sorted(ACTIVATIONS)}; got {type(name).__name__}")
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a string, one of {activation_choices(ODE_ACTIVATIONS)}; got "
+                        f"{type(activation).__name__}")
+    act = _registry_activation(activation)  # unknown names: the registry's error, with every name
     try:
-        return ACTIVATIONS[name]
+        return CLOSED_FORMS[act.name]
     except KeyError:
         raise ValueError(
-            f"activation must be one of {sorted(ACTIVATIONS)} ('erf' means erf(z/sqrt(2))); got {name!r}"
+            f"activation {activation!r} ({act.formula}) has no closed-form Gaussian integrals; the online-SGD "
+            f"ODEs support {activation_choices(ODE_ACTIVATIONS)}"
         ) from None
 
 
-def generalisation_error(Q, R, T, v, A, activation: str = "erf") -> np.ndarray:
+def generalisation_error(Q, R, T, v, A, activation: str = "erf_sqrt2") -> np.ndarray:
     r"""Generalisation error :math:`\epsilon_g = \frac12 E(\hat y - y)^2` of a two-layer network (theory §4.5).
 
     Note the factor **1/2**: this is the half mean squared error of the online-SGD literature, not the
@@ -199,8 +259,9 @@ def generalisation_error(Q, R, T, v, A, activation: str = "erf") -> np.ndarray:
         Second-layer weights of the student.
     A : array_like, shape (..., M)
         Second-layer weights of the teacher.
-    activation : {"erf", "linear"}
-        ``"erf"`` is :math:`\mathrm{erf}(z/\sqrt2)`, ``"linear"`` is :math:`g(z) = z`.
+    activation : {"erf_sqrt2", "erf", "linear"}
+        Registry name: ``"erf_sqrt2"`` is :math:`\mathrm{erf}(z/\sqrt2)` (default), ``"erf"`` is
+        :math:`\mathrm{erf}(z)`, ``"linear"`` is :math:`g(z) = z`.
 
     Returns
     -------
@@ -215,7 +276,7 @@ def generalisation_error(Q, R, T, v, A, activation: str = "erf") -> np.ndarray:
     >>> float(generalisation_error(Q, R, T, v, A, "linear"))  # (v.Qv + A.TA)/2
     2.0
     """
-    act = get_activation(activation)
+    act = gaussian_integrals(activation)
     Q, R, T = (np.asarray(x, dtype=float) for x in (Q, R, T))
     v, A = np.asarray(v, dtype=float), np.asarray(A, dtype=float)
     K, M = Q.shape[-1], T.shape[-1]

@@ -2,53 +2,39 @@ r"""One-pass (online) SGD of a two-layer network on generator samples (theory §
 
 from __future__ import annotations
 
-import numbers
+import os
 import time as _time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from dynamics.integrals import generalisation_error, get_activation
+from dynamics.integrals import gaussian_integrals, generalisation_error
 from dynamics.ode import _blas_single, _check_times, _progress
-from dynamics.setup import Student, _check_teacher_activation, _matrix, _positive_float, _teacher_weights
-from dynamics.trajectory import Trajectory
+from dynamics.setup import IsotropicInputs, Student, _array, _check_teacher_activation, _teacher_weights
+from dynamics.trajectory import (
+    EPS_G_NOTE,
+    ESCAPE_FRACTION,
+    PLATEAU_MIN_SPAN,
+    PLATEAU_THRESHOLD,
+    SLOPE_WINDOW,
+    Plateau,
+    Trajectory,
+    find_plateau,
+)
+from gaussequiv import checks, seeding
 
-__all__ = ["simulate_sgd", "spawn_seeds"]
+__all__ = ["SGDAverage", "simulate_sgd", "simulate_sgd_seeds"]
 
 #: Generator activations that are odd functions: a bias-free network of them has E[G(c)] = 0 exactly.
-_ODD_ACTIVATIONS = ("sign", "erf", "tanh")
-
-
-def spawn_seeds(seed, n: int) -> list[np.random.SeedSequence]:
-    """``n`` independent child seed sequences of ``seed`` (int, SeedSequence or ``numpy.random.Generator``).
-
-    Examples
-    --------
-    >>> from dynamics.sgd import spawn_seeds
-    >>> a, b = spawn_seeds(0, 2)
-    >>> a.entropy == b.entropy, a.spawn_key, b.spawn_key
-    (True, (0,), (1,))
-    """
-    if isinstance(seed, np.random.SeedSequence):
-        root = seed
-    elif isinstance(seed, np.random.Generator):
-        root = np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
-    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed}")
-        root = np.random.SeedSequence(int(seed))
-    else:
-        raise TypeError(f"seed must be an int, a numpy.random.Generator or a SeedSequence, got "
-                        f"{type(seed).__name__} (pass an explicit seed: runs must be reproducible)")
-    return root.spawn(n)
+_ODD_ACTIVATIONS = ("sign", "erf", "erf_sqrt2", "tanh")
 
 
 def _generator_mean(generator, mean) -> np.ndarray:
     N = generator.output_dim
     if mean is not None:
-        mean = np.asarray(mean, dtype=float)
-        if mean.shape != (N,) or not np.all(np.isfinite(mean)):
-            raise ValueError(f"mean must be a finite array of shape ({N},) (the generator's output mean)")
-        return mean
+        return checks.vector("mean", mean, size=N)
+    if isinstance(generator, IsotropicInputs):
+        return generator.mean
     from spectra.generators import DeepRandom, SingleLayer
 
     if isinstance(generator, SingleLayer | DeepRandom) and generator.activation in _ODD_ACTIVATIONS:
@@ -63,12 +49,14 @@ def _default_covariances(generator) -> tuple[np.ndarray, np.ndarray, str]:
     from spectra.analytic import single_layer_covariances
     from spectra.generators import SingleLayer
 
+    if isinstance(generator, IsotropicInputs):
+        return generator.omega, generator.phi, "exact (isotropic inputs x = c)"
     if isinstance(generator, SingleLayer) and generator.activation in ("sign", "erf"):
         omega, phi = single_layer_covariances(generator.weights, generator.activation)
         return omega, phi, f"exact ({generator.activation} single layer, theory §3.4)"
     raise ValueError(
         f"omega and phi are required for generator {generator!r}: exact covariances exist only for sign and erf "
-        "single-layer generators. Pass omega=, phi= (e.g. from spectra.estimate_covariances)"
+        "single-layer generators and isotropic inputs. Pass omega=, phi= (e.g. from spectra.estimate_covariances)"
     )
 
 
@@ -79,7 +67,7 @@ def simulate_sgd(
     eta: float,
     t_max: float,
     *,
-    seed,
+    seed: seeding.SeedLike,
     n_test: int = 10_000,
     omega=None,
     phi=None,
@@ -117,18 +105,22 @@ def simulate_sgd(
         Learning rate.
     t_max : float
         Final time (``round(t_max N)`` steps).
-    seed : int, numpy.random.Generator or SeedSequence
-        Seed of the training and test draws (two independent child streams).
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the training and test draws: the ``"sgd-train"`` and ``"sgd-test"`` streams of
+        ``gaussequiv.seeding``, independent of each other and of the student, teacher and generator drawn
+        from the same seed.
     n_test : int
         Test samples for the Monte Carlo error.
     omega, phi : array_like, optional
         :math:`\Omega` (N, N) and :math:`\Phi = E[xc^\top]` (N, D) for the order parameters. Default: the
-        exact covariances of a sign or erf :class:`~spectra.generators.SingleLayer`; required otherwise.
+        exact covariances of a sign or erf :class:`~spectra.generators.SingleLayer` or of
+        :class:`IsotropicInputs`; required otherwise.
     mean : array_like, optional
         Output mean :math:`\mu` subtracted from every sample. Default: zero for bias-free generators with an
         odd activation (exact); required otherwise.
     times : array_like, optional
-        Output times; rounded to whole steps (duplicates dropped). Default: :func:`default_times`.
+        Output times; rounded to whole steps (duplicates dropped). Default: :func:`default_times`. Pass
+        ``default_times(t_max, N=N)`` (already on the step grid) to the ODE and here, and the outputs align.
     batch_size : int
         Samples generated per call to ``generator`` (the SGD itself is sequential).
     progress : bool, optional
@@ -138,7 +130,8 @@ def simulate_sgd(
     -------
     Trajectory
         ``source == "sgd"``; ``eps_g`` from the measured order parameters, ``eps_g_mc`` and ``eps_g_mc_err``
-        from the test set. If the weights become non-finite the run stops with ``status == "failed"``.
+        from the test set. If the weights diverge (the order parameters or the test error are no longer
+        finite) the run stops with ``status == "failed"`` and reports nothing past the last finite record.
 
     Examples
     --------
@@ -153,6 +146,12 @@ def simulate_sgd(
     >>> sim.t.tolist(), sim.eps_g_mc.shape
     ([0.0, 1.0, 2.0], (3,))
     """
+    args = _resolve(generator, teacher, student, eta, t_max, times, n_test, batch_size, omega, phi, mean)
+    return _run(*args, seed=seed, progress=progress)
+
+
+def _resolve(generator, teacher, student, eta, t_max, times, n_test, batch_size, omega, phi, mean) -> tuple:
+    """Validate the arguments of :func:`simulate_sgd` and resolve the defaults (covariances, mean) once."""
     if not isinstance(student, Student):
         raise TypeError(f"student must be a dynamics.Student, got {type(student).__name__}")
     for attr in ("latent_dim", "output_dim"):
@@ -166,13 +165,10 @@ def simulate_sgd(
     if B.shape[1] != D:
         raise ValueError(f"teacher.B must have D = generator.latent_dim = {D} columns, got {B.shape[1]}")
     _check_teacher_activation(teacher, student.activation)
-    eta = _positive_float("eta", eta)
+    eta = checks.real("eta", eta, low=0.0, low_open=True)
     t_max, times = _check_times(t_max, times)
-    if isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 2:
-        raise ValueError(f"n_test must be an integer >= 2, got {n_test!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    train_seq, test_seq = spawn_seeds(seed, 2)
+    n_test = checks.integer("n_test", n_test, minimum=2)
+    batch_size = checks.integer("batch_size", batch_size)
     mu = _generator_mean(generator, mean)
     if omega is None and phi is None:
         omega, phi, cov_source = _default_covariances(generator)
@@ -180,10 +176,19 @@ def simulate_sgd(
         raise ValueError("pass both omega and phi, or neither (exact covariances of a single-layer generator)")
     else:
         cov_source = "given"
-    omega = _matrix("omega", omega, (N, N))
-    phi = _matrix("phi", phi, (N, D))
+    omega = _array("omega", omega, (N, N))
+    phi = _array("phi", phi, (N, D))
+    return generator, teacher, student, B, A, eta, times, n_test, batch_size, omega, phi, mu, cov_source
 
-    act = get_activation(student.activation)
+
+def _run(generator, teacher, student, B, A, eta, times, n_test, batch_size, omega, phi, mu, cov_source, *, seed,
+         progress) -> Trajectory:
+    """One SGD run on resolved arguments (:func:`_resolve`)."""
+    N, D = generator.output_dim, generator.latent_dim
+    root = seeding.seed_sequence(seed)
+    train_seq, test_seq = seeding.stream(root, "sgd-train"), seeding.stream(root, "sgd-test")
+
+    act = gaussian_integrals(student.activation)
     g, dg = act.g, act.dg
     steps = np.unique(np.rint(times * N).astype(np.int64))
     n_steps = int(steps[-1])
@@ -203,14 +208,21 @@ def simulate_sgd(
 
     rec_t, rec_Q, rec_R, rec_v, rec_mc, rec_err = [], [], [], [], [], []
 
-    def record(step: int) -> None:
+    def record(step: int) -> bool:
+        """Append the measurements at ``step``; False (nothing appended) if any of them is not finite."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            Q, R = W @ omega @ W.T / N, W @ phiBt
+            err = 0.5 * (g(x_test @ W.T / sqrt_n) @ v - y_test) ** 2
+            mc, mc_err = err.mean(), err.std(ddof=1) / np.sqrt(err.size)
+        if not (np.isfinite(Q).all() and np.isfinite(R).all() and np.isfinite(v).all() and np.isfinite(mc_err)):
+            return False
         rec_t.append(step / N)
-        rec_Q.append(W @ omega @ W.T / N)
-        rec_R.append(W @ phiBt)
+        rec_Q.append(Q)
+        rec_R.append(R)
         rec_v.append(v.copy())
-        err = 0.5 * (g(x_test @ W.T / sqrt_n) @ v - y_test) ** 2
-        rec_mc.append(err.mean())
-        rec_err.append(err.std(ddof=1) / np.sqrt(err.size))
+        rec_mc.append(mc)
+        rec_err.append(mc_err)
+        return True
 
     bar = _progress(progress, n_steps / N, n_steps * N * student.K * 4.0, desc="online SGD")
     status, message = "completed", f"reached t = {n_steps / N:.6g} ({n_steps} steps)"
@@ -237,10 +249,10 @@ def simulate_sgd(
                 W += np.outer((-lr_w * delta) * v_old * dg(lam), x)
                 step += 1
                 if step == steps[out]:
-                    if not (np.isfinite(W).all() and np.isfinite(v).all()):
-                        status, message = "failed", f"weights became non-finite by t = {step / N:.6g}"
+                    if not record(step):
+                        status, message = "failed", (f"the weights diverged by t = {step / N:.6g}: the order "
+                                                     "parameters or the test error are no longer finite")
                         break
-                    record(step)
                     out += 1
             if status == "failed":
                 break
@@ -255,9 +267,252 @@ def simulate_sgd(
     eps = generalisation_error(Q, R, np.broadcast_to(T, (n_out, *T.shape)), V,
                                np.broadcast_to(A, (n_out, A.size)), student.activation)
     info = {"N": N, "D": D, "K": student.K, "M": B.shape[0], "delta": D / N, "eta": eta,
-            "activation": student.activation, "train_second_layer": train_v, "n_test": int(n_test),
+            "activation": student.activation, "activation_formula": act.formula,
+            "train_second_layer": train_v, "n_test": int(n_test),
             "covariances": cov_source, "steps": step, "wall_time_s": elapsed,
             "steps_per_s": step / elapsed if elapsed > 0 else float("nan")}
     return Trajectory(t=np.array(rec_t), eps_g=eps, Q=Q, R=R, v=V, T=T, A=A, source="sgd", method="online-sgd",
                       status=status, message=message, eps_g_mc=np.array(rec_mc), eps_g_mc_err=np.array(rec_err),
                       info=info)
+
+
+@dataclass(frozen=True, eq=False)
+class SGDAverage:
+    r"""Online SGD averaged over independent sample streams (:func:`simulate_sgd_seeds`): mean, standard error
+    and per-seed curves of :math:`\epsilon_g(t)` (with the 1/2).
+
+    Every run starts from the same student and teacher (so the ODE from that state is the prediction for each
+    of them) and draws its own training and test samples. Standard errors are ``std(ddof=1) / sqrt(seeds)``
+    over the runs.
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (n,)
+        Output times (``steps / N``).
+    eps_g_mean, eps_g_se : numpy.ndarray, shape (n,)
+        Mean over runs of ``eps_g`` from the measured order parameters (theory §4.5) and its standard error.
+    eps_g_runs : numpy.ndarray, shape (seeds, n)
+        Per-run ``eps_g``.
+    eps_g_mc_mean, eps_g_mc_se : numpy.ndarray, shape (n,)
+        The same for the Monte Carlo test error on fresh samples.
+    eps_g_mc_runs : numpy.ndarray, shape (seeds, n)
+        Per-run Monte Carlo test error.
+    runs : tuple of Trajectory
+        The individual runs (``source == "sgd"``).
+    status : str
+        ``"completed"`` if every run reached ``t_max``, else ``"failed"``; then a failed run's values after its
+        failure are NaN, and so are the mean and SE at those times (never an average of the survivors).
+    message : str
+        Human-readable status.
+    info : dict
+        Run parameters (from the first run) and ``seeds``.
+    """
+
+    t: np.ndarray
+    eps_g_mean: np.ndarray
+    eps_g_se: np.ndarray
+    eps_g_runs: np.ndarray
+    eps_g_mc_mean: np.ndarray
+    eps_g_mc_se: np.ndarray
+    eps_g_mc_runs: np.ndarray
+    runs: tuple
+    status: str
+    message: str
+    info: dict = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> int:
+        """Number of runs."""
+        return len(self.runs)
+
+    @property
+    def converged(self) -> bool:
+        """Whether every run reached its final time (``status == "completed"``)."""
+        return self.status == "completed"
+
+    def to_dict(self) -> dict:
+        """Flat, ``pandas.DataFrame(avg.to_dict())``-ready: one row per output time, equal-length columns
+        ``t``, ``eps_g_mean``, ``eps_g_se``, ``eps_g_mc_mean``, ``eps_g_mc_se``, per-run ``eps_g_seed_j`` and
+        ``eps_g_mc_seed_j``, and the scalars ``status``, ``converged``, ``seeds``, ``eps_g_convention`` and the
+        ``info`` entries repeated on every row."""
+        n = self.t.size
+        cols: dict = {"t": self.t, "eps_g_mean": self.eps_g_mean, "eps_g_se": self.eps_g_se,
+                      "eps_g_mc_mean": self.eps_g_mc_mean, "eps_g_mc_se": self.eps_g_mc_se}
+        for j in range(self.seeds):
+            cols[f"eps_g_seed_{j}"] = self.eps_g_runs[j]
+        for j in range(self.seeds):
+            cols[f"eps_g_mc_seed_{j}"] = self.eps_g_mc_runs[j]
+        scalars = {"status": self.status, "converged": self.converged, "message": self.message,
+                   "eps_g_convention": EPS_G_NOTE, **self.info, "seeds": self.seeds}
+        for key, value in scalars.items():
+            cols[key] = [value] * n
+        return cols
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write the columns of :meth:`to_dict` that vary with time as CSV; ``#`` lines state the status and
+        the eps_g 1/2."""
+        d = self.to_dict()
+        names = [k for k, v in d.items() if isinstance(v, np.ndarray)]
+        header = "\n".join([f"source=sgd seeds={self.seeds} status={self.status} {self.message}".rstrip(),
+                            EPS_G_NOTE, ",".join(names)])
+        np.savetxt(path, np.column_stack([d[k] for k in names]), delimiter=",", header=header, comments="# ",
+                   fmt="%.10g")
+
+    def plateau(self, *, threshold: float = PLATEAU_THRESHOLD, min_span: float = PLATEAU_MIN_SPAN,
+                escape_fraction: float = ESCAPE_FRACTION, window: float = SLOPE_WINDOW) -> Plateau:
+        """Plateau and escape of the mean curve (:func:`~dynamics.trajectory.find_plateau`), with error bars.
+
+        The plateau (``t_start``, ``t_end``, ``t_flat``, ``height``) is that of ``eps_g_mean``;
+        ``height_se = eps_g_se`` at ``t_flat``. The escape time is the mean over runs of each run's escape
+        time, every run measured against the same level ``(1 - escape_fraction) * height`` (first crossing
+        after ``t_flat``, interpolated in ``ln t``), with ``escape_time_se`` its standard error over runs. If a
+        run never reaches the level, the status is ``"no escape"`` and the escape time NaN (an average over
+        the runs that escaped would be biased).
+        """
+        p = find_plateau(self.t, self.eps_g_mean, threshold=threshold, min_span=min_span,
+                         escape_fraction=escape_fraction, window=window)
+        if not p.found:
+            return Plateau(**{**p.__dict__, "runs": self.seeds})
+        k = int(np.flatnonzero(self.t == p.t_flat)[0])
+        level = (1.0 - escape_fraction) * p.height
+        x = np.log(np.where(self.t > 0, self.t, np.nan))
+        escapes = []
+        for eps in self.eps_g_runs:
+            below = np.flatnonzero(eps[k:] <= level)
+            if below.size == 0:
+                escapes.append(np.nan)
+                continue
+            e = k + int(below[0])
+            escapes.append(float(np.exp(x[e - 1] + (level - eps[e - 1]) * (x[e] - x[e - 1]) / (eps[e] - eps[e - 1]))))
+        escapes = np.array(escapes)
+        common = {**p.__dict__, "runs": self.seeds, "height_se": float(self.eps_g_se[k])}
+        if np.any(np.isnan(escapes)):
+            n_esc = int(np.sum(~np.isnan(escapes)))
+            return Plateau(**{**common, "status": "no escape", "escape_time": np.nan,
+                              "message": f"{p.message.split('; escape')[0]}; {n_esc} of {self.seeds} runs fell "
+                                         f"below eps_g = {level:.6g} by t = {self.t[-1]:.6g}"})
+        se = float(escapes.std(ddof=1) / np.sqrt(escapes.size))
+        return Plateau(**{**common, "escape_time": float(escapes.mean()), "escape_time_se": se,
+                          "message": f"{p.message.split('; escape')[0]}; escape (eps_g <= {level:.6g}) at "
+                                     f"t = {escapes.mean():.6g} +- {se:.2g} (mean +- SE over {self.seeds} runs)"})
+
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None, label: str | None = None, runs: bool = True,
+             **kwargs):
+        """Plot the mean ``eps_g(t)`` (with the 1/2) with +-1 SE error bars, and the runs as thin lines.
+
+        Parameters
+        ----------
+        path : path-like, optional
+            If given, save the figure there.
+        ax : matplotlib Axes, optional
+            Axes to draw on (e.g. over an ODE trajectory); a new figure if omitted.
+        label : str, optional
+            Legend label of the mean (default ``"SGD mean of N runs"``).
+        runs : bool
+            Also draw every run.
+        **kwargs
+            Passed to ``Axes.errorbar``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(5.5, 4))
+        pos = self.t > 0
+        if runs:
+            for eps in self.eps_g_runs:
+                ax.plot(self.t[pos], eps[pos], color="0.6", lw=0.5, alpha=0.6)
+        ax.errorbar(self.t[pos], self.eps_g_mean[pos], yerr=self.eps_g_se[pos], fmt="o", ms=3, capsize=2,
+                    label=label or f"SGD mean of {self.seeds} runs (+-1 SE)", **kwargs)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("t = steps / N")
+        ax.set_ylabel(r"$\epsilon_g = \frac{1}{2}E(\hat y - y)^2$")
+        ax.legend(fontsize=8)
+        if path is not None:
+            ax.figure.tight_layout()
+            ax.figure.savefig(path, dpi=120)
+        return ax
+
+
+def simulate_sgd_seeds(
+    generator,
+    teacher,
+    student: Student,
+    eta: float,
+    t_max: float,
+    *,
+    seeds: int,
+    seed: seeding.SeedLike,
+    n_test: int = 10_000,
+    omega=None,
+    phi=None,
+    mean=None,
+    times=None,
+    batch_size: int = 1024,
+    progress: bool | None = None,
+) -> SGDAverage:
+    r"""Online SGD (:func:`simulate_sgd`) repeated on ``seeds`` independent sample streams, averaged with error
+    bars.
+
+    Every run starts from the same ``student`` and ``teacher``, so the ODE from
+    ``Setup.from_network(student, teacher, ...)`` is the prediction for each run and for their mean; the runs
+    differ only in their training and test samples. Run ``j`` uses the stream ``"sgd-run-j"`` of ``seed``
+    (``gaussequiv.seeding``): reproducible, independent across runs and of the objects built from the same
+    seed, and the same whether ``seed`` is reused or not.
+
+    Parameters
+    ----------
+    generator, teacher, student, eta, t_max
+        As in :func:`simulate_sgd`.
+    seeds : int
+        Number of runs, >= 2 (standard errors need two).
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Root seed of the runs.
+    n_test, omega, phi, mean, times, batch_size, progress
+        As in :func:`simulate_sgd` (covariances and mean are resolved once and shared by the runs).
+
+    Returns
+    -------
+    SGDAverage
+
+    Examples
+    --------
+    >>> from spectra.teachers import CommitteeTeacher
+    >>> from dynamics import IsotropicInputs, Student, simulate_sgd_seeds
+    >>> avg = simulate_sgd_seeds(IsotropicInputs(30), CommitteeTeacher.random(2, 30, seed=1),
+    ...                          Student.random(2, 30, seed=2), 0.5, 1.0, seeds=3, seed=0, n_test=200,
+    ...                          times=[0.0, 0.5, 1.0])
+    >>> avg.seeds, avg.eps_g_runs.shape, avg.status
+    (3, (3, 3), 'completed')
+    >>> bool(avg.eps_g_se[0] <= 1e-12 * avg.eps_g_mean[0])    # every run starts from the same student
+    True
+    """
+    seeds = checks.integer("seeds", seeds, minimum=2)
+    root = seeding.seed_sequence(seed)
+    args = _resolve(generator, teacher, student, eta, t_max, times, n_test, batch_size, omega, phi, mean)
+    runs = tuple(_run(*args, seed=seeding.stream(root, f"sgd-run-{j}"), progress=progress) for j in range(seeds))
+    t = max((r.t for r in runs), key=len)
+    n = t.size
+
+    def stack(attr: str) -> np.ndarray:
+        out = np.full((seeds, n), np.nan)
+        for j, r in enumerate(runs):
+            vals = getattr(r, attr)
+            out[j, : vals.size] = vals
+        return out
+
+    eps, mc = stack("eps_g"), stack("eps_g_mc")
+    failed = [j for j, r in enumerate(runs) if not r.converged]
+    status = "failed" if failed else "completed"
+    message = (f"{seeds} runs reached t = {t[-1]:.6g}" if not failed else
+               "; ".join(f"run {j} {runs[j].message}" for j in failed))
+    info = {k: v for k, v in runs[0].info.items() if k not in ("steps", "wall_time_s", "steps_per_s")}
+    info["wall_time_s"] = float(sum(r.info["wall_time_s"] for r in runs))
+    sqrt_n = np.sqrt(seeds)
+    return SGDAverage(t=t, eps_g_mean=eps.mean(0), eps_g_se=eps.std(0, ddof=1) / sqrt_n, eps_g_runs=eps,
+                      eps_g_mc_mean=mc.mean(0), eps_g_mc_se=mc.std(0, ddof=1) / sqrt_n, eps_g_mc_runs=mc, runs=runs,
+                      status=status, message=message, info=info)

@@ -1,16 +1,218 @@
-"""The result object of :func:`dynamics.integrate` and :func:`dynamics.simulate_sgd`."""
+"""The result objects of :func:`dynamics.integrate` and :func:`dynamics.simulate_sgd` (:class:`Trajectory`) and
+the plateau analysis researchers otherwise repeat by hand (:class:`Plateau`, :func:`find_plateau`)."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Trajectory"]
+from gaussequiv import checks
+
+__all__ = ["Plateau", "Trajectory", "find_plateau"]
 
 EPS_G_NOTE = "eps_g = 1/2 E[(yhat - y)^2] (half mean squared error, with the 1/2)"
+#: Default threshold on the local exponent |d ln eps_g / d ln t| below which eps_g counts as flat.
+PLATEAU_THRESHOLD = 0.05
+#: Default minimal extent of a plateau, as the ratio t_end / t_start.
+PLATEAU_MIN_SPAN = 2.0
+#: Default fraction below the plateau height that defines the escape.
+ESCAPE_FRACTION = 0.5
+#: Default width, as a factor in time, of the window over which the local exponent is fitted.
+SLOPE_WINDOW = 2.0
+
+
+@dataclass(frozen=True)
+class Plateau:
+    r"""Plateau height and length and escape time of a learning curve (:func:`find_plateau`).
+
+    Definitions, on the curve's output grid :math:`0 < t_1 < t_2 < \dots` (``t = 0`` is ignored):
+
+    * the *local exponent* is :math:`\sigma(t) = d\ln\epsilon_g/d\ln t`, estimated at each output time
+      :math:`t_j` as the least-squares slope of :math:`\ln\epsilon_g` against :math:`\ln t` over the output
+      times in :math:`[t_j/\sqrt w, t_j\sqrt w]` (``w = window``, default 2; at least the two neighbours).
+      The fit averages out the noise of a mean over SGD runs; on a smooth curve it is the derivative averaged
+      over the window. Relative to :math:`\epsilon_g`, so the threshold does not depend on the scale of the
+      error;
+    * the *initial descent* starts at the first output time with :math:`|\sigma| \ge` ``threshold`` (before
+      it, :math:`\epsilon_g(t) \approx \epsilon_g(0) - ct` also looks flat on a log axis);
+    * the *plateau* is the first maximal interval after that where :math:`|\sigma| <` ``threshold``, extending
+      over at least a factor ``min_span`` in time; ``t_start`` and ``t_end`` are where :math:`|\sigma|` crosses
+      the threshold (linear interpolation in :math:`\ln t`; a plateau still flat at the last output time ends
+      there), ``length = t_end - t_start``;
+    * the *height* is :math:`\epsilon_g` at the flattest output time ``t_flat`` of the plateau (smallest
+      :math:`|\sigma|`: the closest approach to the saddle point the plateau is made of);
+    * the *escape time* is the first time after ``t_flat`` at which :math:`\epsilon_g` has fallen a fraction
+      ``escape_fraction`` below the height, :math:`\epsilon_g \le (1 - f)\,\text{height}` (linear
+      interpolation of :math:`\epsilon_g` in :math:`\ln t`).
+
+    The resolution of every time is the output grid: use dense (log-spaced) output times.
+
+    Attributes
+    ----------
+    status : str
+        ``"escaped"`` (plateau and escape found), ``"no escape"`` (the curve is still above
+        ``(1 - f) height`` at its end) or ``"no plateau"``. Undefined numbers are NaN, never a guess.
+    message : str
+        What was found, or why not.
+    threshold, min_span, escape_fraction, window : float
+        The parameters of the definitions above.
+    t_start, t_end, length, t_flat, height : float
+        The plateau (NaN without one).
+    escape_time : float
+        The escape time (NaN without one).
+    height_se, escape_time_se : float
+        Standard errors over seeds for an average of SGD runs (:meth:`SGDAverage.plateau`); NaN for a single
+        curve.
+    runs : int
+        Number of runs behind the curve (1 for a single trajectory).
+    """
+
+    status: str
+    message: str
+    threshold: float
+    min_span: float
+    escape_fraction: float
+    window: float
+    t_start: float = np.nan
+    t_end: float = np.nan
+    length: float = np.nan
+    t_flat: float = np.nan
+    height: float = np.nan
+    escape_time: float = np.nan
+    height_se: float = np.nan
+    escape_time_se: float = np.nan
+    runs: int = 1
+
+    @property
+    def found(self) -> bool:
+        """Whether a plateau was found."""
+        return self.status in ("escaped", "no escape")
+
+    @property
+    def escaped(self) -> bool:
+        """Whether the escape was found too."""
+        return self.status == "escaped"
+
+    @property
+    def converged(self) -> bool:
+        """Whether every number of the analysis is defined (plateau and escape found): ``status == "escaped"``."""
+        return self.escaped
+
+    def to_dict(self) -> dict:
+        """Flat, one row: every field as a length-1 list (``pandas.DataFrame(p.to_dict())`` works)."""
+        d = {f.name: [getattr(self, f.name)] for f in fields(self)}
+        d["converged"] = [self.converged]
+        return d
+
+
+def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float:
+    """``x`` where the line through ``(x0, y0)``, ``(x1, y1)`` reaches ``level`` (``x1`` if flat)."""
+    if y1 == y0:
+        return x1
+    return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
+
+
+def _local_slope(x: np.ndarray, y: np.ndarray, half: float) -> np.ndarray:
+    """Least-squares slope of ``y`` on ``x`` over ``|x_i - x_j| <= half`` (at least the neighbours), for every j."""
+    n = x.size
+    j = np.arange(n)
+    lo = np.minimum(np.searchsorted(x, x - half, side="left"), np.maximum(j - 1, 0))
+    hi = np.maximum(np.searchsorted(x, x + half, side="right"), np.minimum(j + 2, n))  # exclusive
+    xc = x - x.mean()  # centred: the sums below lose no precision
+    cs = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xc, y, xc * xc, xc * y)]
+    m, sx, sy, sxx, sxy = (c[hi] - c[lo] for c in cs)
+    return (m * sxy - sx * sy) / (m * sxx - sx * sx)
+
+
+def find_plateau(t, eps_g, *, threshold: float = PLATEAU_THRESHOLD, min_span: float = PLATEAU_MIN_SPAN,
+                 escape_fraction: float = ESCAPE_FRACTION, window: float = SLOPE_WINDOW) -> Plateau:
+    r"""Plateau height, length and escape time of a learning curve :math:`\epsilon_g(t)`; see :class:`Plateau`.
+
+    Parameters
+    ----------
+    t : array_like, shape (n,)
+        Output times, strictly increasing (``t = 0`` allowed and ignored). Log-spaced times resolve a
+        plateau best.
+    eps_g : array_like, shape (n,)
+        The curve (finite, >= 0).
+    threshold : float
+        Flatness threshold on :math:`|d\ln\epsilon_g/d\ln t|` (default 0.05).
+    min_span : float
+        Minimal ``t_end / t_start`` of a plateau (default 2, i.e. a factor 2 in time); shorter flat
+        stretches (an inflection point) are skipped.
+    escape_fraction : float
+        ``f`` in :math:`\epsilon_g \le (1-f)\,\text{height}` (default 0.5).
+    window : float
+        Width (a factor in time, >= 1) of the window of the local-exponent fit (default 2).
+
+    Returns
+    -------
+    Plateau
+
+    Examples
+    --------
+    A synthetic curve: descent to 0.1, flat up to t ~ 100, then a fall to 0.
+
+    >>> import numpy as np
+    >>> from dynamics.trajectory import find_plateau
+    >>> t = np.logspace(-1, 3, 200)
+    >>> eps = 0.1 + 0.4 * np.exp(-t) - 0.1 * (1 - np.exp(-(t / 150.0) ** 4))
+    >>> p = find_plateau(t, eps)
+    >>> p.status, round(p.height, 4), bool(100 < p.escape_time < 150)
+    ('escaped', 0.1, True)
+    """
+    t = checks.grid("t", t, low=0.0)
+    eps = checks.vector("eps_g", eps_g, size=t.size)
+    threshold = checks.real("threshold", threshold, low=0.0, low_open=True)
+    min_span = checks.real("min_span", min_span, low=1.0)
+    escape_fraction = checks.real("escape_fraction", escape_fraction, low=0.0, high=1.0, low_open=True,
+                                  high_open=True)
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("t must be strictly increasing")
+    window = checks.real("window", window, low=1.0)
+    params = dict(threshold=threshold, min_span=min_span, escape_fraction=escape_fraction, window=window)
+    pos = t > 0
+    t, eps = t[pos], eps[pos]
+    if t.size < 3:
+        return Plateau("no plateau", "fewer than 3 output times t > 0", **params)
+    x = np.log(t)
+    # eps_g = 0 (perfect learning; or -1e-17 from round-off) enters ln as the smallest positive float: steep.
+    sigma = np.abs(_local_slope(x, np.log(np.maximum(eps, np.finfo(float).tiny)), 0.5 * np.log(window)))
+    steep = np.flatnonzero(sigma >= threshold)
+    if steep.size == 0:
+        return Plateau("no plateau", f"no initial descent: |d ln eps_g / d ln t| < {threshold:g} everywhere",
+                       **params)
+    flat = sigma < threshold
+    j = int(steep[0])
+    while j < t.size:
+        flat_after = np.flatnonzero(flat[j:])
+        if flat_after.size == 0:
+            break
+        a = j + int(flat_after[0])  # first flat index of a run
+        steep_after = np.flatnonzero(~flat[a:])
+        b = a + int(steep_after[0]) - 1 if steep_after.size else t.size - 1  # last flat index of the run
+        lo = np.exp(_crossing(x[a - 1], x[a], sigma[a - 1], sigma[a], threshold))
+        hi = t[b] if b == t.size - 1 else np.exp(_crossing(x[b], x[b + 1], sigma[b], sigma[b + 1], threshold))
+        if hi / lo >= min_span:
+            k = a + int(np.argmin(sigma[a: b + 1]))
+            height = float(eps[k])
+            plateau = dict(t_start=float(lo), t_end=float(hi), length=float(hi - lo), t_flat=float(t[k]),
+                           height=height)
+            level = (1.0 - escape_fraction) * height
+            below = np.flatnonzero(eps[k:] <= level)
+            if below.size == 0:
+                return Plateau("no escape", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; "
+                               f"eps_g stays above {level:.6g} up to t = {t[-1]:.6g}", **params, **plateau)
+            e = k + int(below[0])
+            escape = float(np.exp(_crossing(x[e - 1], x[e], eps[e - 1], eps[e], level)))
+            return Plateau("escaped", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; escape "
+                           f"(eps_g <= {level:.6g}) at t = {escape:.6g}", **params, **plateau, escape_time=escape)
+        j = b + 1
+    return Plateau("no plateau", f"no interval after the initial descent where |d ln eps_g / d ln t| < "
+                   f"{threshold:g} over a factor {min_span:g} in time", **params)
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,8 +243,10 @@ class Trajectory:
     method : str
         Integrator (``"euler"``, ``"rk4"``, ``"adaptive"``) or ``"online-sgd"``.
     status : str
-        ``"completed"``, or ``"failed"`` if the run stopped early (then ``t`` ends at the last valid time
-        and ``message`` says why). A failed run never reports values past the failure.
+        ``"completed"``; ``"failed"`` if the run stopped early (then ``t`` ends at the last valid time and
+        ``message`` says why; a failed run never reports values past the failure); or, for ODE runs,
+        ``"learned"`` if it stopped because the student reproduced the teacher to round-off
+        (:func:`dynamics.integrate`).
     message : str
         Human-readable status.
     eps_g_mc, eps_g_mc_err : numpy.ndarray or None, shape (n,)
@@ -90,8 +294,8 @@ class Trajectory:
 
     @property
     def success(self) -> bool:
-        """Whether the run reached its final time."""
-        return self.status == "completed"
+        """Same as :attr:`converged`."""
+        return self.converged
 
     @property
     def K(self) -> int:
@@ -103,14 +307,52 @@ class Trajectory:
         """Teacher hidden units."""
         return self.T.shape[-1]
 
+    @property
+    def converged(self) -> bool:
+        """Whether the run ended normally: it reached its final time (``"completed"``) or an ODE run stopped at
+        perfect learning (``"learned"``, :func:`dynamics.integrate`). Not whether ``eps_g`` has converged."""
+        return self.status in ("completed", "learned")
+
     def to_dict(self) -> dict:
-        """Plain-dict view (arrays as numpy arrays)."""
-        return {
-            "t": self.t, "eps_g": self.eps_g, "Q": self.Q, "R": self.R, "v": self.v, "T": self.T, "A": self.A,
-            "source": self.source, "method": self.method, "status": self.status, "message": self.message,
-            "eps_g_mc": self.eps_g_mc, "eps_g_mc_err": self.eps_g_mc_err, "info": dict(self.info),
-            "eps_g_convention": EPS_G_NOTE,
-        }
+        """Flat, ``pandas.DataFrame(traj.to_dict())``-ready: one row per output time, equal-length columns.
+
+        The time series of :meth:`columns` (``t``, ``eps_g``, ``Q_k_l``, ``R_k_m``, ``v_k``, Monte Carlo columns
+        for SGD), the constants ``T_m_n`` and ``A_m``, and the scalars ``source``, ``method``, ``status``,
+        ``converged``, ``message``, ``eps_g_convention`` and every ``info`` entry, repeated on every row.
+        """
+        cols = self.columns()
+        n = self.t.size
+        for m in range(self.M):
+            for k in range(m, self.M):
+                cols[f"T_{m}_{k}"] = np.full(n, self.T[m, k])
+        for m in range(self.M):
+            cols[f"A_{m}"] = np.full(n, self.A[m])
+        scalars = {"source": self.source, "method": self.method, "status": self.status,
+                   "converged": self.converged, "message": self.message, "eps_g_convention": EPS_G_NOTE,
+                   **{k: v for k, v in self.info.items() if k not in cols}}
+        for key, value in scalars.items():
+            cols[key] = [value] * n
+        return cols
+
+    def plateau(self, *, threshold: float = PLATEAU_THRESHOLD, min_span: float = PLATEAU_MIN_SPAN,
+                escape_fraction: float = ESCAPE_FRACTION, window: float = SLOPE_WINDOW) -> Plateau:
+        """Plateau height and length and escape time of ``eps_g(t)``: :func:`find_plateau` (definitions in
+        :class:`Plateau`).
+
+        Examples
+        --------
+        Saad & Solla's K = M = 2 soft committee machine from a nearly unspecialised start:
+
+        >>> import numpy as np
+        >>> from dynamics import Setup, default_times, integrate
+        >>> setup = Setup.from_overlaps(0.1 * np.eye(2), 1e-3 * np.array([[1.0, 0.4], [0.3, 0.9]]), np.eye(2),
+        ...                             [1.0, 1.0], [1.0, 1.0], eta=0.1, train_second_layer=False)
+        >>> p = integrate(setup, 3000.0, times=default_times(3000.0), bins=1).plateau()
+        >>> p.status, round(p.height, 3)   # the symmetric saddle: 0.0121 at eta = 0.1, 0.0116 as eta -> 0
+        ('escaped', 0.012)
+        """
+        return find_plateau(self.t, self.eps_g, threshold=threshold, min_span=min_span,
+                            escape_fraction=escape_fraction, window=window)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Time series as named columns: ``t``, ``eps_g``, ``Q_k_l``, ``R_k_m``, ``v_k`` (and MC columns)."""
@@ -142,10 +384,11 @@ class Trajectory:
 
     def to_npz(self, path: str | os.PathLike) -> None:
         """Write every array, the string metadata and ``info`` (as JSON) to ``path`` (.npz, no pickles)."""
-        d = self.to_dict()
-        arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
-        meta = {k: np.array(v) for k, v in d.items() if isinstance(v, str)}
-        np.savez(path, **arrays, **meta, info=np.array(json.dumps(self.info, default=float)))
+        arrays = {k: getattr(self, k) for k in ("t", "eps_g", "Q", "R", "v", "T", "A", "eps_g_mc", "eps_g_mc_err")
+                  if getattr(self, k) is not None}
+        meta = {k: np.array(getattr(self, k)) for k in ("source", "method", "status", "message")}
+        np.savez(path, **arrays, **meta, eps_g_convention=np.array(EPS_G_NOTE),
+                 info=np.array(json.dumps(self.info, default=float)))
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike) -> Trajectory:

@@ -1,7 +1,8 @@
 """Figure 2: online SGD of a two-layer network on generator data, ODE against simulation.
 
-``eps_g(t)`` (with the 1/2: ``eps_g = 1/2 E[(yhat - y)^2]``) for ``K = M = 2`` erf networks, both layers
-trained, ``eta = 0.2`` (the authors' code), on
+``eps_g(t)`` (with the 1/2: ``eps_g = 1/2 E[(yhat - y)^2]``) for ``K = M = 2`` networks of
+``g(z) = erf(z/sqrt 2)`` units (activation ``"erf_sqrt2"``), both layers trained, ``eta = 0.2`` (the authors'
+code), on
 
 * a single-layer sign generator ``x = sign(F c)`` (exact ``Omega``, ``Phi``, theory §3.4),
 * a random-weight DCGAN (``spectra.DCGAN.random``, one channel),
@@ -9,11 +10,12 @@ trained, ``eta = 0.2`` (the authors' code), on
 * with the optional face generator, the face DCGAN at ``N = 3072`` (full run only).
 
 For the DCGANs ``Omega``, ``Phi`` and the output mean come from :func:`spectra.estimate_covariances`
-(cached). The ODE (:func:`dynamics.integrate`) starts from the same student and teacher as each SGD run
-(:func:`dynamics.simulate_sgd`); the figure shows the ODE line, the mean over SGD runs of ``eps_g`` from
-the measured order parameters with ±1 SE, and the Monte Carlo test error of the SGD students on fresh
-generator samples. Printed agreement: the largest relative gap ``|SGD - ODE|/ODE`` and largest z-score over
-time, and the largest Monte Carlo gap ``eps_g(MC) - eps_g(Q, R)`` (the finite-N Gaussian-equivalence gap).
+(cached). The ODE (:func:`dynamics.integrate`) starts from the same student and teacher as the SGD runs
+(:func:`dynamics.simulate_sgd_seeds`: independent sample streams from that one initial state); the figure
+shows the ODE line, the mean over SGD runs of ``eps_g`` from the measured order parameters with ±1 SE, and
+the Monte Carlo test error of the SGD students on fresh generator samples. Printed agreement: the largest
+relative gap ``|SGD - ODE|/ODE`` and largest z-score over time, and the largest Monte Carlo gap
+``eps_g(MC) - eps_g(Q, R)`` (the finite-N Gaussian-equivalence gap).
 
 Agreement criterion (stated before running, as in the dynamics tests): at every output time
 ``|mean SGD - ODE| <= 4 SE + 5% of the ODE``.
@@ -55,6 +57,9 @@ class Panel(FigureResult):
     N, D : int
     ode : dynamics.Trajectory
     sgd : list of dynamics.Trajectory
+        The runs of ``average``.
+    average : dynamics.SGDAverage
+        Mean, SE and per-run curves of the SGD runs.
     mean, se : ndarray
         Mean over SGD runs of ``eps_g`` (order parameters) and its standard error.
     mc_mean, mc_se : ndarray
@@ -74,6 +79,7 @@ class Panel(FigureResult):
     D: int
     ode: object
     sgd: list
+    average: object
     mean: np.ndarray
     se: np.ndarray
     mc_mean: np.ndarray
@@ -94,32 +100,30 @@ def _settings(quick: bool) -> dict:
 
 
 def _panel(name, gen, omega, phi, mean, cov_text, cfg, seed, progress) -> Panel:
-    from dynamics import Setup, Student, integrate, simulate_sgd
+    from dynamics import Setup, Student, integrate, simulate_sgd_seeds
     from spectra.teachers import CommitteeTeacher
 
     s_teacher, s_student, s_sgd = child_seeds(seed, 3)
     N, D = gen.output_dim, gen.latent_dim
-    teacher = CommitteeTeacher.random(M, D, activation="erf", seed=s_teacher)
-    student = Student.random(K, N, seed=s_student, activation="erf")
+    teacher = CommitteeTeacher.random(M, D, activation="erf_sqrt2", seed=s_teacher)
+    student = Student.random(K, N, seed=s_student, activation="erf_sqrt2")
     setup = Setup.from_network(student, teacher, omega=omega, phi=phi, eta=ETA)
-    times = cfg["times"]
+    times = np.unique(np.rint(cfg["times"] * N)) / N  # whole SGD steps: ODE and SGD outputs align
     ode = integrate(setup, float(times[-1]), times=times, progress=progress)
-    if not ode.success:
+    if not ode.converged:
         raise RuntimeError(f"{name}: the ODE stopped early: {ode.message}")
-    runs = [simulate_sgd(gen, teacher, student, ETA, float(times[-1]), seed=s, n_test=cfg["n_test"], omega=omega,
-                         phi=phi, mean=mean, times=times, progress=progress)
-            for s in s_sgd.spawn(cfg["n_runs"])]
-    eps = np.array([r.eps_g for r in runs])
-    mc = np.array([r.eps_g_mc for r in runs])
-    n = len(runs)
-    mean_, se = eps.mean(0), eps.std(0, ddof=1) / np.sqrt(n)
-    mc_mean, mc_se = mc.mean(0), mc.std(0, ddof=1) / np.sqrt(n)
+    avg = simulate_sgd_seeds(gen, teacher, student, ETA, float(times[-1]), seeds=cfg["n_runs"], seed=s_sgd,
+                             n_test=cfg["n_test"], omega=omega, phi=phi, mean=mean, times=times, progress=progress)
+    if not avg.converged:
+        raise RuntimeError(f"{name}: an SGD run stopped early: {avg.message}")
+    mean_, se = avg.eps_g_mean, avg.eps_g_se
     gap = np.abs(mean_ - ode.eps_g)
     agree = bool(np.all(gap <= Z_TOL * se + REL_TOL * ode.eps_g))
-    spread = se > 0  # at t = 0 every run starts from the same state: no spread, no z
-    return Panel(name=name, N=N, D=D, ode=ode, sgd=runs, mean=mean_, se=se, mc_mean=mc_mean, mc_se=mc_se,
-                 max_rel_gap=float(np.max(gap / ode.eps_g)), max_z=float(np.max(gap[spread] / se[spread])),
-                 max_mc_gap=float(np.max(np.abs(mc_mean - mean_))), agree=agree, covariances=cov_text)
+    spread = se > 1e-12 * mean_  # at t = 0 every run starts from the same state: no spread, no z
+    return Panel(name=name, N=N, D=D, ode=ode, sgd=list(avg.runs), average=avg, mean=mean_, se=se,
+                 mc_mean=avg.eps_g_mc_mean, mc_se=avg.eps_g_mc_se, max_rel_gap=float(np.max(gap / ode.eps_g)),
+                 max_z=float(np.max(gap[spread] / se[spread])),
+                 max_mc_gap=float(np.max(np.abs(avg.eps_g_mc_mean - mean_))), agree=agree, covariances=cov_text)
 
 
 def _estimated(gen, n_samples, seed, progress):
@@ -161,7 +165,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     cfg = _settings(quick)
     seeds = child_seeds(seed, 8)
     panels: dict[str, Panel] = {}
-    print(f"K = {K}, M = {M}, eta = {ETA}, erf units, both layers trained; eps_g = 1/2 E[(yhat - y)^2] "
+    print(f"K = {K}, M = {M}, eta = {ETA}, erf(z/sqrt 2) units, both layers trained; eps_g = 1/2 E[(yhat - y)^2] "
           f"(with the 1/2); {cfg['n_runs']} SGD runs per generator; criterion |SGD - ODE| <= {Z_TOL:g} SE + "
           f"{REL_TOL:.0%} ODE")
 
@@ -190,7 +194,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         print(f"\n{name}: N = {pnl.N}, D = {pnl.D}, covariances {pnl.covariances}")
         print(f"  {'t':>6s} {'ODE':>9s} {'SGD mean':>9s} {'SE':>8s} {'z':>6s} {'SGD MC':>9s} {'MC SE':>8s}")
         for i, t in enumerate(pnl.ode.t):
-            z = (pnl.mean[i] - pnl.ode.eps_g[i]) / pnl.se[i] if pnl.se[i] > 0 else float("nan")
+            z = (pnl.mean[i] - pnl.ode.eps_g[i]) / pnl.se[i] if pnl.se[i] > 1e-12 * pnl.mean[i] else float("nan")
             print(f"  {t:6.2f} {pnl.ode.eps_g[i]:9.5f} {pnl.mean[i]:9.5f} {pnl.se[i]:8.1e} {z:+6.2f} "
                   f"{pnl.mc_mean[i]:9.5f} {pnl.mc_se[i]:8.1e}")
             rows.append({"generator": name, "N": pnl.N, "D": pnl.D, "t": float(t), "ode": float(pnl.ode.eps_g[i]),

@@ -8,6 +8,12 @@ sympy objects). At ``p = infinity`` (a :class:`spectra.SpectralDensity` in place
 spectra along ``n``).
 """
 
+__gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
+
+from gaussequiv.integrity import require_own
+
+require_own("spectra")
+
 from replica.channel import Channel
 from replica.curves import Curve, lambda_path, learning_curve, optimal_lambda
 from replica.loss import Loss, NonConvexLossError

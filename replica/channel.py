@@ -25,6 +25,7 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, special
 
+from gaussequiv import checks
 from replica._symbolic import Y, Z, lambdify_safe, parse_expression
 from replica.quadrature import gauss_hermite, gaussian_panels, nodes_for_variance
 
@@ -311,7 +312,7 @@ class _Likelihood(Channel):
 
     def __init__(self, expr, labels, name):
         ex = parse_expression(expr, "expr")
-        labels = tuple(float(v) for v in labels)
+        labels = tuple(float(v) for v in checks.vector("labels", labels))
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ValueError(f"labels must hold at least two distinct values, got {labels}")
         if ex.has(sp.Heaviside, sp.sign, sp.Piecewise, sp.Abs, sp.Max, sp.Min):
@@ -353,11 +354,14 @@ class _Likelihood(Channel):
         return float(ey2), float(eyn / rho)
 
     def test_error(self, rho, q, m):
-        if not self.is_classification:
-            raise TypeError("the noiseless test error needs labels (-1, 1)")
+        if not self.is_classification:  # other label sets are regression-type: MSE against nu, as _Linear
+            return float(rho + q - 2 * m)
         return float(np.arccos(np.clip(m / np.sqrt(rho * q), -1, 1)) / np.pi)
 
     def test_error_noisy(self, rho, q, m):
+        if not self.is_classification:  # E (y - h)^2 = E y^2 - 2 (m / rho) E[y nu] + q, (nu, h) jointly Gaussian
+            ey2, b = self.moments(rho)
+            return float(ey2 - 2 * m * b + q)
         return self.wrong_side(rho, q, m, {v: 0.0 for v in self._labels})
 
     def wrong_side(self, rho, q, m, c):

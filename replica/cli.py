@@ -82,7 +82,9 @@ def register(sub) -> None:
                        "along p/n at p = infinity", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--spectrum", default=None, help="Spectrum .npz written by Spectrum.save or `gaussequiv spectrum`")
     p.add_argument("--loss", default="logistic", help="square, logistic, hinge, huber[:A]")
-    p.add_argument("--loss-expr", default=None, help="a convex loss formula in y and z (overrides --loss)")
+    p.add_argument("--loss-expr", default=None,
+                   help="a convex loss formula in y and z, e.g. 'log(1 + exp(-y*z))' (overrides --loss); read by a "
+                        "whitelist parser (numbers, + - * / **, exp, log, erf, ...), never executed")
     p.add_argument("--channel", default="sign", choices=["linear", "sign", "probit"])
     p.add_argument("--noise", type=float, default=0.0, help="label-noise variance (linear, probit)")
     p.add_argument("--flip", type=float, default=0.0, help="label-flip probability (sign)")

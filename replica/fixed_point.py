@@ -43,11 +43,16 @@ MAX_DAMPING = 0.999
 ANDERSON_DEPTH = 4
 #: Relative step of the finite-difference Jacobian: ~ sqrt(machine epsilon) balances truncation and rounding.
 JACOBIAN_STEP = 1.5e-8
-#: Newton polish steps tried when the residual is small but the certified distance is not (each gains the factor
-#: by which the finite-difference Jacobian is accurate: at least 10 unless (I - J) is nearly singular).
-NEWTON_STEPS = 8
+#: Newton steps per Newton phase (near the fixed point each gains the factor by which the finite-difference
+#: Jacobian is accurate: at least 10 unless (I - J) is nearly singular; further away, quadratic convergence).
+NEWTON_STEPS = 12
 #: Residuals below this many machine epsilons are rounding noise of a well-scaled map evaluation.
 ROUNDING_FLOOR = 64
+#: Newton phases tried from the best point when the damped iteration stalls (each costs at most
+#: NEWTON_STEPS * (dimension + LINE_SEARCH_HALVINGS) map evaluations).
+NEWTON_RESTARTS = 3
+#: Step halvings of Newton's backtracking line search.
+LINE_SEARCH_HALVINGS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,11 +192,12 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
     hist_x: list[np.ndarray] = []
     hist_g: list[np.ndarray] = []
     stall = 0
+    newton_tries = 0
     certify_below = tol  # certify when the residual drops below this (lowered after a failed certificate)
     last_error = np.nan
     while True:
         if cur.residual < certify_below:
-            cert = _certify(point, cur, tol, is_valid)
+            cert = _newton(point, cur, tol, is_valid)
             certify_below = 0.1 * cur.residual
             if cert is not None:
                 p, last_error = cert
@@ -210,7 +216,21 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
             best, stall = cur, 0
         else:
             stall += 1
-        if stall >= STALL_WINDOW:  # stalled or oscillating: more damping, fresh history, restart from the best
+        if stall >= STALL_WINDOW:  # stalled or oscillating: try Newton from the best point, then more damping
+            if newton_tries < NEWTON_RESTARTS and budget[0] > 0:
+                newton_tries += 1
+                found = _newton(point, best, tol, is_valid)
+                if found is not None:
+                    p, last_error = found
+                    if last_error < tol and p.residual < tol:
+                        return finish(p, p.x, "converged", "residual and certified distance below tol (Newton)",
+                                      d, last_error)
+                    if p.residual < best.residual:  # progress: iterate on from there
+                        hist_x.clear()
+                        hist_g.clear()
+                        cur = best = p
+                        stall = 0
+                        continue
             d = 0.5 * (1.0 + d) if d > 0 else 0.5
             hist_x.clear()
             hist_g.clear()
@@ -275,12 +295,16 @@ def _jacobian(point, p: _Point) -> np.ndarray | None:
     return J
 
 
-def _certify(point, p: _Point, tol: float, is_valid) -> tuple[_Point, float] | None:
-    """Newton estimate of the distance to the fixed point, with Newton polish while it exceeds ``tol``.
+def _newton(point, p: _Point, tol: float, is_valid) -> tuple[_Point, float] | None:
+    """Newton's method on ``G(x) = F(x) - x`` from ``p``, with a backtracking line search on the residual.
 
-    Returns the best point and its estimated relative distance, or None if the Jacobian cannot be formed.
+    Each step ``(I - J)^{-1} (F(x) - x)`` is also the estimate of the distance to the fixed point (the
+    certificate). Newton converges where the damped iteration cannot: at a fixed point that repels the plain map
+    (an eigenvalue of ``J`` above 1, which no damping cures). Returns the best point and its estimated relative
+    distance, or None if no Jacobian could be formed.
     """
     best: tuple[_Point, float] | None = None
+    floor = ROUNDING_FLOOR * np.finfo(float).eps
     for _ in range(NEWTON_STEPS):
         J = _jacobian(point, p)
         if J is None:
@@ -292,16 +316,20 @@ def _certify(point, p: _Point, tol: float, is_valid) -> tuple[_Point, float] | N
         error = float(np.max(np.abs(step) / np.maximum(np.abs(p.x), 1e-300)))
         if not np.isfinite(error):
             return best
-        if best is None or error < best[1]:
+        if best is None or error < best[1] or best[0] is not p:
             best = (p, error)
         if error < tol and p.residual < tol:
             return best
-        x_new = p.x + step
-        q = point(x_new) if is_valid(x_new) else None
-        # a Newton step that raises the residual is rejected, unless both sit at the rounding floor of the map,
-        # where the residual no longer ranks the points but the step (from the Jacobian) still does
-        floor = ROUNDING_FLOOR * np.finfo(float).eps
-        if q is None or q.residual > max(p.residual, floor):
+        # backtrack until the residual falls; at the rounding floor the residual no longer ranks points, but the
+        # full step (from the Jacobian) still does, so it is taken
+        q = None
+        for halving in range(LINE_SEARCH_HALVINGS):
+            x_new = p.x + step * 0.5**halving
+            trial = point(x_new) if is_valid(x_new) else None
+            if trial is not None and (trial.residual < p.residual or trial.residual <= floor):
+                q = trial
+                break
+        if q is None:
             return best
         p = q
     return best

@@ -41,6 +41,12 @@ def validate_problem(spectrum, loss, channel, alpha, lam) -> tuple[float, float]
     if loss.name in ("logistic", "hinge") and not channel.is_classification:
         raise ValueError(f"loss {loss.name} needs labels +-1; channel {channel.name} gives real labels "
                          "(use Channel.sign/probit or the square loss)")
+    if loss.labels is not None:
+        given = channel.labels
+        if given is None or not set(given) <= set(loss.labels):
+            raise ValueError(f"loss {loss.name} is defined for the labels {loss.labels} only, but channel "
+                             f"{channel.name} gives {'real labels' if given is None else f'labels {given}'}; "
+                             "use a channel with those labels or a loss defined for these")
     return alpha, lam
 
 

@@ -3,7 +3,7 @@ r"""Covariances and spectra of random generators without sampling (theory §3.3-
 * :func:`kappas`: the Hermite coefficients :math:`\kappa_0, \kappa_1, \kappa_*` of an activation,
   by high-order quadrature;
 * :func:`single_layer_covariances`: the exact :math:`(\Omega, \Phi)` of :math:`x = \sigma(Wc)` for
-  ``sign`` (arcsine law) and ``erf``;
+  ``sign`` (arcsine law) and ``erf`` (:math:`\mathrm{erf}(z)`, the registry's ``"erf"``);
 * :func:`random_features_covariances`: the Gaussian-equivalent (linearised) covariances of random
   features :math:`\sigma(Fc)` for any activation, with per-row coefficients;
 * :func:`deep_sign_covariances`: the linearised recursion for deep random sign networks (an
@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from spectra._util import ACTIVATIONS, Activation, get_activation
+from spectra.activations import ACTIVATIONS, Activation, get_activation
 from spectra.spectrum import Spectrum
 
 __all__ = [

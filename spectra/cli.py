@@ -6,7 +6,8 @@ Example::
 
 Generator specs: ``fashion-dcgan``, ``face-dcgan`` (optional extra), ``dcgan-random[:SEED]``,
 ``single-ACT:DxN[:SEED]`` (e.g. ``single-sign:100x784``), ``deep-ACT:DxH1x...xN[:SEED]``.
-Feature specs: ``identity``, ``rf-ACT:P[:SEED]`` (ACT in erf, relu, tanh, sign), ``rff:P[:BANDWIDTH[:SEED]]``.
+Feature specs: ``identity``, ``rf-ACT:P[:SEED]`` (ACT in erf, relu, tanh, sign; erf is erf(z)),
+``rff:P[:BANDWIDTH[:SEED]]``.
 """
 
 from __future__ import annotations

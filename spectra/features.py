@@ -18,7 +18,8 @@ from scipy import special
 
 from gaussequiv.checks import integer
 from gaussequiv.seeding import SeedLike, rng, stream
-from spectra._util import check_batch, get_activation
+from spectra._util import check_batch
+from spectra.activations import get_activation
 
 __all__ = [
     "FeatureMap",
@@ -209,6 +210,7 @@ def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedL
     p : int
         Number of features.
     activation : {"erf", "relu", "tanh", "sign"}
+        A name of the activation registry (``spectra.activations.ACTIVATIONS``); ``"erf"`` is :math:`\mathrm{erf}(z)`.
     seed : int >= 0, numpy.random.SeedSequence or numpy.random.Generator
         Seed of ``W`` (default 0), drawn through ``gaussequiv.seeding.stream(seed, "features.random")``:
         independent of generator weights, teachers and samples built from the same seed.
@@ -273,6 +275,7 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     n_train : int
         Training samples (independent of any later estimation samples, which use other seeds).
     activation : {"erf", "tanh", "relu"}
+        Registry name of the hidden activation; ``"erf"`` is :math:`\mathrm{erf}(z)`.
     steps : int
         Gradient steps.
     learning_rate : float

@@ -14,7 +14,7 @@ import numpy as np
 
 from gaussequiv.checks import integer
 from gaussequiv.seeding import SeedLike, rng, stream
-from spectra._util import get_activation
+from spectra.activations import get_activation
 from spectra.base import Generator
 from spectra.dcgan import DCGAN, builtin_weights_path
 from spectra.faces import face_generator

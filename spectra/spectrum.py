@@ -9,6 +9,8 @@ from typing import Literal
 
 import numpy as np
 
+from gaussequiv import checks
+
 __all__ = ["Spectrum"]
 
 #: Relative size below which a negative eigenvalue is treated as round-off and clipped to zero.
@@ -19,41 +21,82 @@ BOUND_TOL = 1e-8
 TeacherKind = Literal["fixed", "averaged"]
 
 
-def _as_float_vector(name: str, value) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-d array, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        raise ValueError(f"{name} must be finite; entry {bad[0]} is {arr[bad[0]]}")
-    return arr
+def _as_matrix(name: str, value, shape: tuple[int | None, int | None] = (None, None)) -> np.ndarray:
+    """:func:`gaussequiv.checks.matrix` (float64), kept under this name for modules that import it from here."""
+    return checks.matrix(name, value, shape)
 
 
-def _as_matrix(name: str, value, shape: tuple[int | None, int | None]) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d array, got shape {arr.shape}")
-    for axis, want in enumerate(shape):
-        if want is not None and arr.shape[axis] != want:
-            raise ValueError(f"{name} must have shape {tuple(s if s is not None else '*' for s in shape)}, "
-                             f"got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return arr
+def _precision(*arrays: np.ndarray) -> float:
+    """Machine epsilon of the least precise floating input (float64's for integer or float64 input)."""
+    return max([float(np.finfo(a.dtype).eps) for a in arrays if a.dtype.kind == "f"] + [float(np.finfo(float).eps)])
 
 
-def _symmetric_eigh(name: str, mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of a covariance: symmetry and PSD-ness checked, round-off negatives clipped."""
+def _round_off(p: int, eps: float) -> float:
+    """Relative size (to the largest eigenvalue) below which an eigenvalue of a ``p x p`` covariance stored
+    with machine epsilon ``eps`` is round-off: ``max(NEGATIVE_TOL, p * eps)``. For float64 input below
+    ``p = 4.5e5`` this is ``NEGATIVE_TOL``; for float32 it is ``p * 1.2e-7`` (the eigenvalues of a matrix
+    whose entries carry relative errors ``eps`` move by up to ``eps`` times its Frobenius norm, which is at
+    most ``sqrt(p)`` times its largest eigenvalue, and a float32 Gram matrix accumulates more)."""
+    return max(NEGATIVE_TOL, p * eps)
+
+
+def _symmetric_eigh(name: str, mat: np.ndarray, eps: float = float(np.finfo(float).eps)
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Eigen-decomposition (float64) of a covariance stored with machine epsilon ``eps``: symmetry checked to
+    ``max(1e-8, 64 eps)`` relative, PSD-ness to :func:`_round_off`; round-off negatives are set to 0 and
+    counted (the third value)."""
     if mat.shape[0] != mat.shape[1]:
         raise ValueError(f"{name} must be square, got shape {mat.shape}")
+    mat = np.asarray(mat, dtype=float)
     scale = max(float(np.max(np.abs(mat))), np.finfo(float).tiny)
     asym = float(np.max(np.abs(mat - mat.T)))
-    if asym > 1e-8 * scale:
+    if asym > max(1e-8, 64 * eps) * scale:
         raise ValueError(f"{name} must be symmetric; max |{name} - {name}.T| = {asym:.3g}")
     s, e = np.linalg.eigh(0.5 * (mat + mat.T))
-    return s, e
+    smax = max(float(np.max(s)), 0.0)
+    tol = _round_off(mat.shape[0], eps) * smax
+    if s.min() < -tol:
+        i = int(np.argmin(s))
+        raise ValueError(f"{name} must be positive semi-definite; its smallest eigenvalue {s[i]:.6g} is below "
+                         f"the round-off threshold -{tol:.3g} (= -{tol / max(smax, np.finfo(float).tiny):.3g} * "
+                         f"the largest) of a {mat.shape[0]} x {mat.shape[0]} matrix at this precision")
+    neg = s < 0
+    s = np.where(neg, 0.0, s)
+    return s, e, int(np.count_nonzero(neg))
+
+
+def _reconcile(s: np.ndarray, t: np.ndarray, rho: float, k: int, eps: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Make a spectrum computed from input less precise than float64 consistent to that precision.
+
+    1. Eigenvalues at or below the round-off threshold ``thr`` of :func:`_round_off` are indistinguishable
+       from 0: set to 0 with their teacher weight, which Cauchy-Schwarz bounds by ``k rho thr`` (a larger
+       one raises). Otherwise ``t_i / s_i`` there is rounding noise divided by rounding noise.
+    2. ``rho_lin = sum(t_i / s_i) / k`` then carries a relative error up to ``thr / min(s_i > 0)`` (each
+       ``s_i`` is known to ``thr``, each ``t_i / s_i`` to that relative error), while ``rho`` needs no
+       inversion. A ``rho_lin`` above ``rho`` by less than that is rounding: ``t`` is scaled down to
+       ``rho_lin = rho``; by more, the spectrum is left for :class:`Spectrum` to refuse.
+
+    float64 input is returned unchanged. The third value counts the eigenvalues set to 0.
+    """
+    if eps <= np.finfo(float).eps:
+        return s, t, 0
+    k_rho = k * rho
+    thr = _round_off(s.size, eps) * max(float(np.max(s)), 0.0)
+    null = (s > 0) & (s <= thr)
+    big = np.flatnonzero(null & (t > k_rho * thr * (1 + BOUND_TOL)))
+    if big.size:
+        i = int(big[0])
+        raise ValueError(f"t[{i}] = {t[i]:.6g} on an eigenvalue s[{i}] = {s[i]:.3g} below the round-off threshold "
+                         f"{thr:.3g} of the input precision exceeds the Cauchy-Schwarz bound k*rho*threshold = "
+                         f"{k_rho * thr:.6g}: Phi, theta and rho are inconsistent")
+    s, t = np.where(null, 0.0, s), np.where(null, 0.0, t)
+    pos = s > 0
+    if pos.any():
+        rho_lin = float(np.sum(t[pos] / s[pos])) / k
+        slack = thr / float(np.min(s[pos]))
+        if rho < rho_lin <= rho * (1 + slack):
+            t = t * (rho / rho_lin)
+    return s, t, int(np.count_nonzero(null))
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +115,8 @@ class Spectrum:
     * ``teacher``: ``"fixed"`` (one given :math:`\theta_0`) or ``"averaged"`` (over
       :math:`\theta_0 \sim N(0, I_k)`), so a user always knows which convention a spectrum carries.
 
-    Validation on construction (``ValueError`` naming the entry): finite arrays of equal length;
+    Validation on construction (``ValueError`` naming the entry, through :mod:`gaussequiv.checks`): finite
+    real arrays of equal length (complex entries are refused, not truncated);
     ``s >= 0`` (negatives with ``|s| <= 1e-10 max(s)`` are round-off and clipped to 0, larger ones
     raise); ``t >= 0``; the Cauchy-Schwarz bound ``t_i <= k rho s_i`` (so ``t_i = 0`` where
     ``s_i = 0``); and ``rho_lin <= rho``.
@@ -100,15 +144,12 @@ class Spectrum:
     clipped: int = field(default=0)
 
     def __post_init__(self) -> None:
-        s = _as_float_vector("s", self.s)
-        t = _as_float_vector("t", self.t)
+        s = checks.vector("s", self.s)
+        t = checks.vector("t", self.t)
         if s.shape != t.shape:
             raise ValueError(f"s and t must have equal lengths, got {s.size} and {t.size}")
-        rho, gamma = float(self.rho), float(self.gamma)
-        if not np.isfinite(rho) or rho <= 0:
-            raise ValueError(f"rho (the teacher variance) must be finite and > 0, got {self.rho}")
-        if not np.isfinite(gamma) or gamma <= 0:
-            raise ValueError(f"gamma = k/p must be finite and > 0, got {self.gamma}")
+        rho = checks.real("rho (the teacher variance)", self.rho, low=0.0, low_open=True)
+        gamma = checks.real("gamma = k/p", self.gamma, low=0.0, low_open=True)
         if self.teacher not in ("fixed", "averaged"):
             raise ValueError(f"teacher must be 'fixed' or 'averaged', got {self.teacher!r}")
         smax = max(float(np.max(s)), 0.0)
@@ -206,22 +247,42 @@ class Spectrum:
 
         Notes
         -----
-        Omega is diagonalised with ``numpy.linalg.eigh`` and :math:`\Phi\theta_0` is projected on the
-        eigenvectors: ``t_i = (e_i^T phi theta)^2``. Separately sorted spectra are never paired.
+        Omega is diagonalised with ``numpy.linalg.eigh`` (in float64) and :math:`\Phi\theta_0` is projected
+        on the eigenvectors: ``t_i = (e_i^T phi theta)^2``. Separately sorted spectra are never paired.
+
+        The tolerances follow the precision of the least precise input. For float64 a negative eigenvalue
+        above ``-1e-10 max(s)`` is round-off (clipped to 0, counted in ``clipped``). For float32 (e.g. a
+        low-rank Omega computed in float32) the round-off level is ``p * eps32 * max(s)``: eigenvalues within
+        it of 0, of either sign, are set to 0 with their (Cauchy-Schwarz-bounded) teacher weight and counted
+        in ``clipped``, and ``rho_lin`` may exceed ``rho`` by its own rounding error, ``threshold /
+        min(s > 0)``, before ``t`` is scaled to ``rho_lin = rho``. Directions so dropped change the replica
+        quantities at ``lam`` by at most ``k rho threshold / lam`` each; they matter only as ``lam -> 0``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> w = np.random.default_rng(0).standard_normal((40, 10)).astype(np.float32)
+        >>> spec = Spectrum.from_covariances(omega=w @ w.T / 10, phi=w / np.sqrt(10), psi=np.eye(10, dtype=np.float32),
+        ...                                  theta=np.ones(10, dtype=np.float32))
+        >>> spec.rank, spec.clipped, bool(abs(spec.rho_lin / spec.rho - 1) < 1e-5)
+        (10, 30, True)
         """
-        omega = _as_matrix("omega", omega, (None, None))
+        omega = checks.matrix("omega", omega, dtype=None)
         p = omega.shape[0]
-        phi = _as_matrix("phi", phi, (p, None))
+        phi = checks.matrix("phi", phi, (p, None), dtype=None)
         k = phi.shape[1]
-        psi = _as_matrix("psi", psi, (k, k))
-        theta = _as_float_vector("theta", theta)
+        psi = checks.matrix("psi", psi, (k, k), dtype=None)
+        theta = checks.vector("theta", theta, dtype=None)
         if theta.size != k:
             raise ValueError(f"theta must have length k = phi.shape[1] = {k}, got {theta.size}")
-        s, e = _symmetric_eigh("omega", omega)
-        _check_psd("psi", psi)
+        eps = _precision(omega, phi, psi, theta)
+        s, e, clipped = _symmetric_eigh("omega", omega, eps)
+        _symmetric_eigh("psi", psi, eps)
+        phi, psi, theta = (np.asarray(a, dtype=float) for a in (phi, psi, theta))
         rho = float(theta @ psi @ theta) / k
         t = (e.T @ (phi @ theta)) ** 2
-        return cls(s=s, t=t, rho=rho, gamma=k / p, teacher="fixed")
+        s, t, nulled = _reconcile(s, t, rho, k, eps)
+        return cls(s=s, t=t, rho=rho, gamma=k / p, teacher="fixed", clipped=clipped + nulled)
 
     @classmethod
     def from_covariances_averaged(cls, *, omega, phi, psi) -> Spectrum:
@@ -230,16 +291,19 @@ class Spectrum:
         ``t_i = e_i^T Phi Phi^T e_i`` and ``rho = tr(Psi)/k``. A single fixed teacher deviates from this
         by :math:`O(k^{-1/2})`; compare it only with simulations that redraw the teacher per seed.
         """
-        omega = _as_matrix("omega", omega, (None, None))
+        omega = checks.matrix("omega", omega, dtype=None)
         p = omega.shape[0]
-        phi = _as_matrix("phi", phi, (p, None))
+        phi = checks.matrix("phi", phi, (p, None), dtype=None)
         k = phi.shape[1]
-        psi = _as_matrix("psi", psi, (k, k))
-        s, e = _symmetric_eigh("omega", omega)
-        _check_psd("psi", psi)
-        proj = e.T @ phi
+        psi = checks.matrix("psi", psi, (k, k), dtype=None)
+        eps = _precision(omega, phi, psi)
+        s, e, clipped = _symmetric_eigh("omega", omega, eps)
+        _symmetric_eigh("psi", psi, eps)
+        proj = e.T @ np.asarray(phi, dtype=float)
         t = np.einsum("ij,ij->i", proj, proj)
-        return cls(s=s, t=t, rho=float(np.trace(psi)) / k, gamma=k / p, teacher="averaged")
+        rho = float(np.trace(np.asarray(psi, dtype=float))) / k
+        s, t, nulled = _reconcile(s, t, rho, k, eps)
+        return cls(s=s, t=t, rho=rho, gamma=k / p, teacher="averaged", clipped=clipped + nulled)
 
     @classmethod
     def from_estimate(cls, estimate, theta=None) -> Spectrum:
@@ -276,8 +340,7 @@ class Spectrum:
         ``rho_lin = rho``). With ``gamma = 1`` this is ``Omega = Phi = Psi = I_p`` averaged over the
         teacher, the setting of the Marchenko-Pastur closed form (theory §6.2).
         """
-        if not isinstance(p, (int, np.integer)) or p < 1:
-            raise ValueError(f"p must be a positive integer, got {p!r}")
+        p = checks.integer("p", p)
         return cls(s=np.ones(p), t=np.full(p, float(gamma) * float(rho)), rho=rho, gamma=gamma,
                    teacher="averaged")
 
@@ -306,10 +369,3 @@ class Spectrum:
         return (f"Spectrum(p={self.p}, gamma={self.gamma:.6g}, rho={self.rho:.6g}, "
                 f"rho_lin={self.rho_lin:.6g}, teacher={self.teacher!r}, s in [{self.s.min():.3g}, "
                 f"{self.s.max():.3g}])")
-
-
-def _check_psd(name: str, mat: np.ndarray) -> None:
-    s, _ = _symmetric_eigh(name, mat)
-    smax = max(float(np.max(s)), 0.0)
-    if s.min() < -NEGATIVE_TOL * max(smax, np.finfo(float).tiny):
-        raise ValueError(f"{name} must be positive semi-definite; smallest eigenvalue {s.min():.6g}")

@@ -7,12 +7,15 @@ import numpy as np
 
 from gaussequiv.checks import integer
 from gaussequiv.seeding import SeedLike, rng
-from spectra._util import check_batch, get_activation
+from spectra._util import check_batch
+from spectra.activations import get_activation
 
 __all__ = ["LinearTeacher", "CommitteeTeacher"]
 
-#: Committee activations: "erf" is g(z) = erf(z / sqrt 2) (theory §1.4), "linear" is g(z) = z.
-_COMMITTEE_ACTIVATIONS = {"erf": "erf_sqrt2", "linear": "linear"}
+#: Committee activations, by their names in the one registry (``spectra.activations.ACTIVATIONS``): the ones whose
+#: Gaussian integrals the online-SGD ODEs know in closed form. ``"erf_sqrt2"`` is g(z) = erf(z / sqrt 2), the
+#: unit of the online-SGD literature and the default; ``"erf"`` is g(z) = erf(z); ``"linear"`` is g(z) = z.
+COMMITTEE_ACTIVATIONS = ("erf_sqrt2", "erf", "linear")
 
 
 def _finite(name: str, value, ndim: int) -> np.ndarray:
@@ -84,8 +87,10 @@ class CommitteeTeacher:
         Teacher first-layer weights (reference: entries ~ N(0, 1)).
     A : array, shape (M,), optional
         Second-layer weights; default all ones.
-    activation : {"erf", "linear"}
-        ``"erf"`` is :math:`g(z) = \mathrm{erf}(z/\sqrt 2)`, ``"linear"`` is :math:`g(z) = z`.
+    activation : {"erf_sqrt2", "erf", "linear"}
+        A name of the activation registry: ``"erf_sqrt2"`` (default) is :math:`g(z) = \mathrm{erf}(z/\sqrt 2)`,
+        ``"erf"`` is :math:`g(z) = \mathrm{erf}(z)` (as everywhere in the library), ``"linear"`` is
+        :math:`g(z) = z`.
 
     Examples
     --------
@@ -98,7 +103,7 @@ class CommitteeTeacher:
     array([3.])
     """
 
-    def __init__(self, B, A=None, activation: str = "erf"):
+    def __init__(self, B, A=None, activation: str = "erf_sqrt2"):
         self.B = _finite("B", B, 2)
         self.M, self.latent_dim = self.B.shape
         if A is None:
@@ -106,14 +111,11 @@ class CommitteeTeacher:
         self.A = _finite("A", A, 1)
         if self.A.size != self.M:
             raise ValueError(f"A must have length M = B.shape[0] = {self.M}, got {self.A.size}")
-        if activation not in _COMMITTEE_ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose 'erf' (g(z) = erf(z/sqrt 2)) or "
-                             f"'linear'")
-        self.activation = activation
-        self._g = get_activation(_COMMITTEE_ACTIVATIONS[activation])
+        self._g = get_activation(activation, COMMITTEE_ACTIVATIONS)
+        self.activation = self._g.name
 
     @classmethod
-    def random(cls, M: int, D: int, activation: str = "erf", seed: SeedLike = 0) -> CommitteeTeacher:
+    def random(cls, M: int, D: int, activation: str = "erf_sqrt2", seed: SeedLike = 0) -> CommitteeTeacher:
         """Reference teacher: ``B`` with N(0, 1) entries and ``A = 1``.
 
         ``seed`` (default 0) draws through ``gaussequiv.seeding.stream(seed, "teacher.committee")``,

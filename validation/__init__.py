@@ -11,6 +11,13 @@
 * :mod:`validation.fit`: the estimators themselves.
 """
 
+__gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
+
+from gaussequiv.integrity import require_own
+
+require_own("spectra")
+require_own("replica")
+
 from validation import fit
 from validation.compare import Comparison, compare, plot
 from validation.control import GaussianControl, gaussian_control

@@ -31,9 +31,43 @@ def test_cli_dynamics_writes_csv_and_png(tmp_path, capsys):
     for name in ("ode.csv", "sgd.csv", "eps_g.png"):
         assert (out / name).stat().st_size > 0
     ode = np.loadtxt(out / "ode.csv", delimiter=",")
-    assert ode.shape[0] == 201 and np.all(np.isfinite(ode))
+    sgd = np.loadtxt(out / "sgd.csv", delimiter=",")
+    assert np.all(np.isfinite(ode)) and ode.shape[0] > 50
+    # the output times are on the SGD step grid (t = steps / N), so ODE and SGD rows align
+    np.testing.assert_array_equal(ode[:, 0], sgd[:, 0])
+    np.testing.assert_allclose(ode[:, 0] * 60, np.rint(ode[:, 0] * 60), rtol=1e-9, atol=1e-9)
     header = (out / "sgd.csv").read_text().splitlines()[:3]
     assert "1/2" in header[1] and header[2].startswith("# t,eps_g,eps_g_mc,eps_g_mc_err")
+
+
+def test_cli_dynamics_seeds_average_and_plateau(tmp_path, capsys):
+    """`--seeds 3` averages three SGD runs (implies --simulate): sgd.csv has the mean, its SE and every run;
+    the ODE and SGD plateau analyses are printed; the activation is printed with its formula."""
+    out = tmp_path / "s"
+    code = main(["dynamics", "--generator", "single-layer-sign", "--N", "40", "--D", "8", "--lr", "0.5",
+                 "--t-max", "2", "--seeds", "3", "--n-test", "50", "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mean of 3 runs" in printed and "ODE plateau:" in printed and "SGD plateau:" in printed
+    assert "erf_sqrt2 (g(z) = erf(z/sqrt(2)))" in printed
+    header = (out / "sgd.csv").read_text().splitlines()[2]
+    assert header.startswith("# t,eps_g_mean,eps_g_se,eps_g_mc_mean,eps_g_mc_se,eps_g_seed_0")
+    sgd = np.loadtxt(out / "sgd.csv", delimiter=",")
+    np.testing.assert_allclose(sgd[:, 1], sgd[:, 5:8].mean(axis=1), rtol=1e-8)
+
+
+def test_cli_dynamics_isotropic(tmp_path, capsys):
+    """`--generator isotropic` is Saad & Solla's x = c with D = N (delta = 1) and exact covariances; a --D that
+    differs from N is refused, naming both."""
+    out = tmp_path / "iso"
+    code = main(["dynamics", "--generator", "isotropic", "--N", "30", "--lr", "0.5", "--t-max", "1", "--simulate",
+                 "--n-test", "50", "--fixed-second-layer", "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "D = 30, delta = D/N = 1;" in printed and (out / "sgd.csv").stat().st_size > 0
+    assert main(["dynamics", "--generator", "isotropic", "--N", "30", "--D", "10", "--lr", "0.5", "--t-max", "1",
+                 "--out", str(out)]) == 2
+    assert "D = N = 30" in capsys.readouterr().err
 
 
 def test_cli_dynamics_bad_arguments(tmp_path, capsys):
@@ -45,7 +79,8 @@ def test_cli_dynamics_bad_arguments(tmp_path, capsys):
 
 
 def test_trajectory_files_and_dict(tmp_path):
-    """to_csv / to_npz round-trip the columns (npz without pickles); to_dict carries the eps_g convention."""
+    """to_csv / to_npz round-trip the columns (npz without pickles); to_dict is flat (one row per time) and
+    carries the status and the eps_g convention."""
     traj = small_trajectory()
     traj.to_csv(tmp_path / "t.csv")
     data = np.loadtxt(tmp_path / "t.csv", delimiter=",")
@@ -59,7 +94,11 @@ def test_trajectory_files_and_dict(tmp_path):
     np.testing.assert_array_equal(back.eps_g, traj.eps_g)
     assert back.info == traj.info and back.method == "rk4" and back.eps_g_mc is None
     d = traj.to_dict()
-    assert "1/2" in d["eps_g_convention"] and d["source"] == "ode" and d["info"]["N"] == 12
+    assert "1/2" in d["eps_g_convention"][0] and d["source"] == ["ode"] * 3 and d["N"] == [12] * 3
+    assert {len(v) for v in d.values()} == {3}  # flat: equal-length columns, pandas-ready
+    np.testing.assert_array_equal(d["Q_0_1"], traj.Q[:, 0, 1])
+    assert d["converged"] == [True] * 3 and d["status"] == ["completed"] * 3
+    assert d["activation"] == ["erf_sqrt2"] * 3 and d["activation_formula"] == ["erf(z/sqrt(2))"] * 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         traj.status = "x"
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from dynamics import Setup, Student, integrate, simulate_sgd
-from dynamics.sgd import spawn_seeds
+from dynamics import IsotropicInputs, Setup, Student, integrate, simulate_sgd, simulate_sgd_seeds
+from gaussequiv import seeding
 from spectra.analytic import single_layer_covariances
 from spectra.generators import SingleLayer
 from spectra.teachers import CommitteeTeacher
@@ -26,7 +26,7 @@ def test_one_step_follows_the_update_rule():
     N, D, eta, seed = 50, 10, 0.7, 3
     gen, teacher, student, omega, phi = sign_problem(N, D)
     sim = simulate_sgd(gen, teacher, student, eta, 1.0 / N, seed=seed, n_test=10, times=[0.0, 1.0 / N])
-    c = np.random.default_rng(spawn_seeds(seed, 2)[0]).standard_normal((1, D))
+    c = np.random.default_rng(seeding.stream(seed, "sgd-train")).standard_normal((1, D))
     x = np.asarray(gen(c), dtype=float)[0]
     y = float(teacher(c)[0])
     w, v = student.w.copy(), student.v.copy()
@@ -54,7 +54,7 @@ def test_reproducible_and_seed_dependent():
     np.testing.assert_array_equal(a.eps_g_mc, b.eps_g_mc)
     assert not np.allclose(a.Q[-1], c.Q[-1])
     np.testing.assert_array_equal(student.w, w0)
-    assert a.to_dict()["info"]["covariances"] == "given"
+    assert a.info["covariances"] == "given"
 
 
 def test_eps_g_monte_carlo_matches_order_parameters_at_start():
@@ -189,3 +189,63 @@ def test_simulate_progress_bar(capsys):
     b = simulate_sgd(gen, teacher, student, 0.5, 1.0, seed=1, n_test=10, times=[0.0, 1.0], progress=False)
     np.testing.assert_array_equal(a.Q, b.Q)
     assert "online SGD" in capsys.readouterr().err
+
+
+def test_simulate_sgd_seeds_is_the_average_of_independent_runs():
+    """simulate_sgd_seeds: run j is exactly simulate_sgd with the 'sgd-run-j' stream of the seed
+    (gaussequiv.seeding), the mean and SE are numpy's mean and std(ddof=1)/sqrt(seeds) over the runs, every
+    run starts from the same state (SE 0 at t = 0 up to round-off) and the runs differ afterwards; the flat
+    to_dict has equal-length columns."""
+    gen, teacher, student, omega, phi = sign_problem(40, 8)
+    times = [0.0, 1.0, 2.0]
+    avg = simulate_sgd_seeds(gen, teacher, student, 0.5, 2.0, seeds=3, seed=7, n_test=50, times=times)
+    assert avg.seeds == 3 and avg.converged and avg.status == "completed"
+    for j, run in enumerate(avg.runs):
+        ref = simulate_sgd(gen, teacher, student, 0.5, 2.0, seed=seeding.stream(7, f"sgd-run-{j}"), n_test=50,
+                           times=times)
+        np.testing.assert_array_equal(run.eps_g, ref.eps_g)
+        np.testing.assert_array_equal(avg.eps_g_runs[j], ref.eps_g)
+        np.testing.assert_array_equal(avg.eps_g_mc_runs[j], ref.eps_g_mc)
+    np.testing.assert_allclose(avg.eps_g_mean, avg.eps_g_runs.mean(0), rtol=1e-15)
+    np.testing.assert_allclose(avg.eps_g_se, avg.eps_g_runs.std(0, ddof=1) / np.sqrt(3), rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(avg.eps_g_mc_se, avg.eps_g_mc_runs.std(0, ddof=1) / np.sqrt(3), rtol=1e-12)
+    assert avg.eps_g_se[0] < 1e-12 * avg.eps_g_mean[0] and np.all(avg.eps_g_se[1:] > 0)
+    d = avg.to_dict()
+    assert {len(v) for v in d.values()} == {3}
+    assert d["seeds"] == [3] * 3 and d["converged"] == [True] * 3 and "eps_g_seed_2" in d
+    assert avg.info["covariances"].startswith("exact")
+    again = simulate_sgd_seeds(gen, teacher, student, 0.5, 2.0, seeds=3, seed=7, n_test=50, times=times)
+    np.testing.assert_array_equal(again.eps_g_runs, avg.eps_g_runs)  # reproducible
+
+
+def test_simulate_sgd_seeds_failed_run_is_a_status_not_a_mean():
+    """A diverging learning rate: every run fails; the average is 'failed', names the runs, and reports nothing past
+    the failures: t ends before t_max, each run is finite up to its own failure and NaN after it (runs may fail at
+    different times, whatever the seed), and the mean is NaN wherever a run is (never an average of survivors).
+    seeds < 2 is refused (no error bars)."""
+    gen, teacher, student, omega, phi = sign_problem(30, 6)
+    with np.errstate(all="ignore"):
+        avg = simulate_sgd_seeds(gen, teacher, student, 1e6, 5.0, seeds=2, seed=0, n_test=10,
+                                 times=np.linspace(0, 5, 11))
+    assert avg.status == "failed" and not avg.converged and "run 0" in avg.message and "run 1" in avg.message
+    assert avg.t[-1] < 5.0
+    for j, run in enumerate(avg.runs):
+        assert np.all(np.isfinite(avg.eps_g_runs[j, : run.t.size]))
+        assert np.all(np.isnan(avg.eps_g_runs[j, run.t.size:]))
+    assert np.array_equal(np.isnan(avg.eps_g_mean), np.isnan(avg.eps_g_runs).any(axis=0))
+    with pytest.raises(ValueError, match="seeds"):
+        simulate_sgd_seeds(gen, teacher, student, 0.5, 1.0, seeds=1, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        simulate_sgd_seeds(gen, teacher, student, 0.5, 1.0, seeds=2, seed=None)
+
+
+def test_isotropic_inputs_simulation_defaults():
+    """IsotropicInputs (x = c, D = N) needs no covariances or mean: Omega = Phi = I and the mean 0 are exact,
+    so the measured R is W B^T / N; one step follows the update rule with x = c."""
+    N = 20
+    teacher = CommitteeTeacher.random(2, N, seed=1)
+    student = Student.random(2, N, seed=2)
+    sim = simulate_sgd(IsotropicInputs(N), teacher, student, 0.5, 1.0, seed=0, n_test=20, times=[0.0, 1.0])
+    assert sim.info["covariances"].startswith("exact (isotropic")
+    np.testing.assert_allclose(sim.R[0], student.w @ teacher.B.T / N, rtol=1e-12)
+    np.testing.assert_allclose(sim.Q[0], student.w @ student.w.T / N, rtol=1e-12)

@@ -280,3 +280,12 @@ def test_hinge_at_small_lam_converges_from_the_default_call():
         assert sol.converged and sol.route
         assert sol.test_error == pytest.approx(path.test_error[j], rel=1e-8)
         assert sol.q == pytest.approx(path.q[j], rel=1e-8)
+
+
+def test_loss_label_set_must_cover_the_channel():
+    """A formula loss checked convex for labels (-1, 1) only is refused with a channel of real labels (before: the
+    prox refused inside the iteration and solve reported 'invalid', losing the reason)."""
+    loss = Loss.from_expr("log(1 + exp(-y*z))", labels=(-1, 1))
+    with pytest.raises(ValueError, match="labels"):
+        solve(Spectrum.isotropic(10), loss, Channel.linear(0.1), 1.0, 0.1)
+    assert solve(Spectrum.isotropic(10), loss, Channel.sign(), 1.0, 0.1).converged

@@ -100,7 +100,7 @@ def test_bad_input():
     cov, psi = _structured(p=20, k=10, seed=3)
     with pytest.raises(ValueError, match="theta must be a finite vector of length k = phi.shape"):
         gaussian_control(cov, np.ones(11))
-    with pytest.raises(ValueError, match=r"phi must have shape \(20, '\*'\), got \(5, 10\)"):
+    with pytest.raises(ValueError, match=r"phi must have shape \(20, \*\), got \(5, 10\)"):
         gaussian_control(SimpleNamespace(omega=cov.omega, phi=cov.phi[:5]), np.ones(10))
     bad = Covariances(omega=cov.omega, phi=cov.phi * 10, mean_v=np.zeros(20))
     with pytest.raises(ValueError, match="not PSD.*same samples"):
