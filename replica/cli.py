@@ -92,7 +92,8 @@ def register(sub) -> None:
     p.add_argument("--lam", type=float, default=1e-2, help="ridge penalty")
     rf = p.add_argument_group("random features at p = infinity (instead of --spectrum)")
     rf.add_argument("--random-features", default=None, metavar="ACTIVATION",
-                    help="sigma of v = sigma(F c): relu, sign, erf, erf_sqrt2, tanh, linear; sweeps p/n at fixed n/D")
+                    help="sigma of v = sigma(F c): relu, sign, erf (= erf(z)), erf_sqrt2 (= erf(z/sqrt 2)), tanh, "
+                         "linear; sweeps p/n at fixed n/D")
     rf.add_argument("--p-over-n", default="0.1:3:30", help="START:STOP:NUM[:log] or a comma list of p/n")
     rf.add_argument("--n-over-d", type=float, default=1.0, help="n/D, fixed along the curve")
     rf.add_argument("--lam-convention", default="gcm", choices=list(LAM_CONVENTIONS),

@@ -47,7 +47,8 @@ __all__ = ["RandomFeaturesCurve", "random_features_curve", "kernel_learning_curv
 LAM_CONVENTIONS = ("gcm", "mei-montanari")
 
 
-def mei_montanari_lambda(lam, alpha, gamma):
+def mei_montanari_lambda(lam: float | np.ndarray, alpha: float | np.ndarray,
+                         gamma: float | np.ndarray) -> float | np.ndarray:
     """Mei & Montanari's ``lambda`` from ours: ``lambda_MM = lam gamma/alpha`` (``= lam D/n``).
 
     Examples
@@ -59,7 +60,8 @@ def mei_montanari_lambda(lam, alpha, gamma):
                             / np.asarray(alpha, dtype=float))
 
 
-def lambda_from_mei_montanari(lam_mm, alpha, gamma):
+def lambda_from_mei_montanari(lam_mm: float | np.ndarray, alpha: float | np.ndarray,
+                              gamma: float | np.ndarray) -> float | np.ndarray:
     """Our ``lam`` from Mei & Montanari's ``lambda``: ``lam = lambda_MM alpha/gamma`` (``= lambda_MM n/D``).
 
     Examples
@@ -97,6 +99,13 @@ class RandomFeaturesCurve:
         Teacher variance.
     curve : replica.Curve
         The solutions (``curve.alpha = n/p``), with their status per point.
+
+    Examples
+    --------
+    >>> from replica import Loss, Channel, random_features_curve
+    >>> rf = random_features_curve("relu", Loss.logistic(), Channel.sign(), [0.5, 2.0], n_over_d=1.0, lam=0.1)
+    >>> rf.p_over_d.tolist(), rf.gamma.tolist(), rf.converged.tolist()
+    ([0.5, 2.0], [2.0, 0.5], [True, True])
     """
 
     p_over_n: np.ndarray
