@@ -3,7 +3,9 @@
 The public surface: :class:`Loss`, :class:`Channel`, :func:`solve` (one point), :func:`learning_curve`
 and :func:`lambda_path` (warm-started sweeps returning a :class:`Curve`), :func:`optimal_lambda`,
 :func:`solve_square` (the scalar ridge reduction) and :func:`equations` (the saddle-point equations as
-sympy objects).
+sympy objects). At ``p = infinity`` (a :class:`spectra.SpectralDensity` in place of the spectrum):
+:func:`random_features_curve` (random features along ``p/n``) and :func:`kernel_learning_curve` (per-sample
+spectra along ``n``).
 """
 
 __gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
@@ -15,10 +17,19 @@ require_own("spectra")
 from replica.channel import Channel
 from replica.curves import Curve, lambda_path, learning_curve, optimal_lambda
 from replica.loss import Loss, NonConvexLossError
+from replica.random_features import (
+    RandomFeaturesCurve,
+    kernel_learning_curve,
+    lambda_from_mei_montanari,
+    mei_montanari_lambda,
+    random_features_curve,
+)
 from replica.result import ConvergenceError, Solution
 from replica.ridge import solve_square
 from replica.solver import solve
 from replica.symbolic_equations import Equations, equations
 
-__all__ = ["Channel", "ConvergenceError", "Curve", "Equations", "Loss", "NonConvexLossError", "Solution",
-           "equations", "lambda_path", "learning_curve", "optimal_lambda", "solve", "solve_square"]
+__all__ = ["Channel", "ConvergenceError", "Curve", "Equations", "Loss", "NonConvexLossError", "RandomFeaturesCurve",
+           "Solution", "equations", "kernel_learning_curve", "lambda_from_mei_montanari", "lambda_path",
+           "learning_curve", "mei_montanari_lambda", "optimal_lambda", "random_features_curve", "solve",
+           "solve_square"]

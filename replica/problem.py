@@ -8,7 +8,7 @@ from gaussequiv import checks
 from replica.channel import Channel
 from replica.loss import Loss
 from replica.result import Solution
-from spectra import Spectrum
+from spectra import SpectralDensity, Spectrum
 
 __all__ = ["validate_problem", "initial_point", "is_valid_point", "UNINFORMED", "INFORMED"]
 
@@ -25,9 +25,12 @@ def validate_problem(spectrum, loss, channel, alpha, lam) -> tuple[float, float]
     >>> import numpy as np
     >>> validate_problem(Spectrum.isotropic(10), Loss.square(), Channel.linear(), np.asarray(2.0), 0)
     (2.0, 0.0)
+
+    A :class:`spectra.SpectralDensity` (``p = infinity``) is accepted wherever a spectrum is.
     """
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
+    if not isinstance(spectrum, (Spectrum, SpectralDensity)):
+        raise TypeError(f"spectrum must be a spectra.Spectrum or a spectra.SpectralDensity, got "
+                        f"{type(spectrum).__name__}")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a replica.Loss (e.g. Loss.logistic()), got {type(loss).__name__}")
     if not isinstance(channel, Channel):

@@ -23,18 +23,21 @@ from scipy.optimize import brentq
 
 from replica.channel import Channel
 from replica.loss import Loss
+from replica.prior import spectral_measure
 from replica.problem import validate_problem
 from replica.result import ConvergenceError, Solution
-from spectra import Spectrum
+from spectra import SpectralDensity, Spectrum
 
 __all__ = ["solve_square"]
 
 
-def solve_square(spectrum: Spectrum, channel: Channel, alpha: float, lam: float, *,
+def solve_square(spectrum: Spectrum | SpectralDensity, channel: Channel, alpha: float, lam: float, *,
                  strict: bool = True) -> Solution:
     """Square-loss (ridge) solution by the scalar reduction; ``lam >= 0``.
 
-    Conventions and result fields as :func:`replica.solve` with ``Loss.square()``.
+    Conventions and result fields as :func:`replica.solve` with ``Loss.square()``. The sums ``(1/p) sum_i``
+    are ``sum_i w_i`` with the spectrum's weights (``1/p``, or a density's quadrature weights), and ``rank/p``
+    is the weight of the non-zero eigenvalues.
 
     Examples
     --------
@@ -46,40 +49,40 @@ def solve_square(spectrum: Spectrum, channel: Channel, alpha: float, lam: float,
     """
     loss = Loss.square()
     alpha, lam = validate_problem(spectrum, loss, channel, alpha, lam)
-    pos = spectrum.s > 0
-    s, t, p = spectrum.s[pos], spectrum.t[pos], spectrum.p
+    s, t, w, ratio = spectral_measure(spectrum)  # ratio: rank / p, the weight of the non-zero eigenvalues
+    ws, trace = w * s, float(w @ s)
     sg = np.sqrt(spectrum.gamma)
     rho = spectrum.rho
     ey2, kappa = channel.moments(rho)
-    ratio = s.size / p  # rank / p
     if lam > 0 or alpha > ratio:
         if lam > 0:
             def h(log_vh):
                 vh = np.exp(log_vh)
-                return vh * (1.0 + np.sum(s / (lam + vh * s)) / p) - alpha
+                return vh * (1.0 + float(ws @ (1.0 / (lam + vh * s)))) - alpha
 
-            lo = np.log(alpha * lam / (lam + np.max(s))) - 1.0
+            lo = np.log(alpha * lam / (lam + trace)) - 1.0  # V <= trace/lam there, so h < 0
             v_hat = float(np.exp(brentq(h, lo, np.log(alpha), xtol=1e-15, rtol=4 * np.finfo(float).eps,
                                         maxiter=500)))
         else:
             v_hat = alpha - ratio
         den = lam + v_hat * s
-        V = float(np.sum(s / den)) / p
+        V = float(ws @ (1.0 / den))
         one_plus_V = 1.0 + V
         m_hat = alpha * kappa / sg / one_plus_V
-        m = m_hat / sg * float(np.sum(t / den)) / p
-        a = alpha / one_plus_V**2 * float(np.sum((s / den) ** 2)) / p
-        b = m_hat**2 * float(np.sum(t * s / den**2)) / p
+        m = m_hat / sg * float(w @ (t / den))
+        a = alpha / one_plus_V**2 * float(w @ ((s / den) ** 2))
+        b = m_hat**2 * float(w @ (t * s / den**2))
     elif alpha < ratio:
-        u = brentq(lambda lu: np.sum(s / (np.exp(lu) + alpha * s)) / p - 1.0,
-                   np.log(1e-300) / 2, np.log(np.max(s) * p), xtol=1e-15, rtol=4 * np.finfo(float).eps)
+        # sum_i w_i s_i/(u + alpha s_i) < trace/u <= 1 at u = trace; -> ratio/alpha > 1 as u -> 0
+        u = brentq(lambda lu: float(ws @ (1.0 / (np.exp(lu) + alpha * s))) - 1.0,
+                   np.log(1e-300) / 2, np.log(trace), xtol=1e-15, rtol=4 * np.finfo(float).eps)
         u = float(np.exp(u))
         den = u + alpha * s
         V, v_hat, one_plus_V = np.inf, 0.0, np.inf
         m_hat = 0.0
-        m = alpha * kappa / spectrum.gamma * float(np.sum(t / den)) / p
-        a = alpha * float(np.sum((s / den) ** 2)) / p
-        b = alpha**2 * kappa**2 / spectrum.gamma * float(np.sum(t * s / den**2)) / p
+        m = alpha * kappa / spectrum.gamma * float(w @ (t / den))
+        a = alpha * float(w @ ((s / den) ** 2))
+        b = alpha**2 * kappa**2 / spectrum.gamma * float(w @ (t * s / den**2))
     else:
         raise ValueError(f"alpha = rank(Omega)/p = {ratio:g} with lam = 0 is the interpolation threshold: the "
                          "min-norm estimator's error diverges there; use lam > 0 or another alpha")

@@ -201,6 +201,14 @@ class Spectrum:
         return self.gamma * self.p
 
     @property
+    def weights(self) -> np.ndarray:
+        """Quadrature weights of the replica sums: ``1/p`` per mode (``(1/p) sum_i f = sum_i w_i f``).
+
+        A :class:`spectra.SpectralDensity` carries its own weights; the solver only uses ``sum_i w_i f(s_i, t_i)``.
+        """
+        return np.full(self.p, 1.0 / self.p)
+
+    @property
     def rho_lin(self) -> float:
         """Variance of the best linear predictor of the teacher field from the student features."""
         pos = self.s > 0

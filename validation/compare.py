@@ -368,7 +368,8 @@ def compare(curve, simulation: SimulationResult, *, quantities=None, level: floa
         if the data show ``|E[simulation] - theory| > tolerance |theory|`` (used for a finite-size
         Gaussian-equivalence margin on generator data).
     spectrum : spectra.Spectrum, optional
-        The theory's spectrum: when given, its ``p``, ``gamma``, teacher convention and ``rho`` (fixed
+        The theory's spectrum (a ``p = infinity`` :class:`spectra.SpectralDensity` is refused: no finite ``p`` to
+        match): when given, its ``p``, ``gamma``, teacher convention and ``rho`` (fixed
         teacher) must match the simulation.
     rtol : float
         Relative tolerance of the alpha-grid and ``lam`` checks.
@@ -475,6 +476,9 @@ def compare(curve, simulation: SimulationResult, *, quantities=None, level: floa
 
 
 def _check_spectrum(spectrum, sim: SimulationResult) -> None:
+    if hasattr(spectrum, "normalisation"):  # a spectra.SpectralDensity: p = infinity (or a compressed spectrum)
+        raise ValueError(f"a SpectralDensity ({spectrum.label or 'p = infinity'}) has no finite-size simulation to "
+                         f"match: compare the simulation with the Spectrum of its own p (e.g. from sampled F)")
     if spectrum.p != sim.p:
         raise ValueError(f"the theory's spectrum has p = {spectrum.p} but the simulation p = {sim.p}")
     if not np.isclose(spectrum.gamma, sim.k / sim.p, rtol=1e-12):
