@@ -18,6 +18,8 @@ compare the two) and is the one used at ``lam = 0``:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -29,6 +31,40 @@ from replica.result import ConvergenceError, Solution
 from spectra import SpectralDensity, Spectrum
 
 __all__ = ["solve_square"]
+
+
+@lru_cache(maxsize=1)
+def _square_loss() -> Loss:
+    """The built-in square loss, built once (its sympy expression costs more than a whole ridge solve)."""
+    return Loss.square()
+
+
+def _root_v_hat(s: np.ndarray, ws: np.ndarray, lam: float, alpha: float, lo: float, hi: float) -> float:
+    """The root ``V_hat`` of ``h = V_hat (1 + V(V_hat)) - alpha``, ``V(v) = sum_i w_i s_i/(lam + v s_i)``.
+
+    ``h`` increases with ``V_hat`` (``dh/dv = 1 + sum_i w_i s_i lam/(lam + v s_i)^2 > 0``), so Newton's method in
+    ``x = log V_hat`` with the bracket ``[lo, hi]`` as a safeguard (a step leaving it bisects) converges
+    quadratically: 4-6 evaluations of two spectral sums instead of brentq's 10-15 of one.
+    """
+    x = 0.5 * (lo + hi)
+    for _ in range(200):
+        v = np.exp(x)
+        inv = 1.0 / (lam + v * s)
+        V = float(ws @ inv)
+        h = v * (1.0 + V) - alpha
+        if h > 0:
+            hi = x
+        else:
+            lo = x
+        dh = v * (1.0 + lam * float(ws @ (inv * inv)))  # d h / d log v = v (1 + V + v dV/dv)
+        step = h / dh
+        x_new = x - step
+        if not lo < x_new < hi:
+            x_new = 0.5 * (lo + hi)
+        if abs(x_new - x) <= 4 * np.finfo(float).eps * max(1.0, abs(x)) or hi - lo <= 1e-15:
+            return float(np.exp(x_new))
+        x = x_new
+    raise ConvergenceError(f"the scalar ridge root did not converge (alpha={alpha:g}, lam={lam:g})")
 
 
 def solve_square(spectrum: Spectrum | SpectralDensity, channel: Channel, alpha: float, lam: float, *,
@@ -47,7 +83,7 @@ def solve_square(spectrum: Spectrum | SpectralDensity, channel: Channel, alpha: 
     >>> round(sol.test_error, 12)  # ridgeless, gamma_H = 2: r^2 (1 - 1/2) + sigma^2/(2 - 1)
     1.0
     """
-    loss = Loss.square()
+    loss = _square_loss()
     alpha, lam = validate_problem(spectrum, loss, channel, alpha, lam)
     s, t, w, ratio = spectral_measure(spectrum)  # ratio: rank / p, the weight of the non-zero eigenvalues
     ws, trace = w * s, float(w @ s)
@@ -56,13 +92,8 @@ def solve_square(spectrum: Spectrum | SpectralDensity, channel: Channel, alpha: 
     ey2, kappa = channel.moments(rho)
     if lam > 0 or alpha > ratio:
         if lam > 0:
-            def h(log_vh):
-                vh = np.exp(log_vh)
-                return vh * (1.0 + float(ws @ (1.0 / (lam + vh * s)))) - alpha
-
             lo = np.log(alpha * lam / (lam + trace)) - 1.0  # V <= trace/lam there, so h < 0
-            v_hat = float(np.exp(brentq(h, lo, np.log(alpha), xtol=1e-15, rtol=4 * np.finfo(float).eps,
-                                        maxiter=500)))
+            v_hat = _root_v_hat(s, ws, lam, alpha, lo, np.log(alpha))
         else:
             v_hat = alpha - ratio
         den = lam + v_hat * s
