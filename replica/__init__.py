@@ -12,6 +12,7 @@ from gaussequiv.integrity import require_own
 
 require_own("spectra")
 
+from replica.bayes import BayesCurve, BayesSolution, bayes_optimal, bayes_optimal_curve
 from replica.channel import Channel
 from replica.curves import Curve, lambda_path, learning_curve, optimal_lambda
 from replica.loss import Loss, NonConvexLossError
@@ -22,3 +23,4 @@ from replica.symbolic_equations import Equations, equations
 
 __all__ = ["Channel", "ConvergenceError", "Curve", "Equations", "Loss", "NonConvexLossError", "Solution",
            "equations", "lambda_path", "learning_curve", "optimal_lambda", "solve", "solve_square"]
+__all__ += ["BayesCurve", "BayesSolution", "bayes_optimal", "bayes_optimal_curve"]
