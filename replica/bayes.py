@@ -45,11 +45,11 @@ from tqdm.auto import tqdm
 from gaussequiv import checks
 from replica._symbolic import lambdify_safe
 from replica.channel import Channel
-from replica.quadrature import gauss_hermite, gaussian_panels, nodes_for_variance
+from replica.quadrature import N_MAX, gauss_hermite, gaussian_panels, nodes_for_variance
 from replica.result import ConvergenceError
 from spectra import Spectrum
 
-__all__ = ["BayesSolution", "BayesCurve", "OutputChannel", "bayes_optimal", "bayes_optimal_curve",
+__all__ = ["BayesSolution", "BayesCurve", "OutputChannel", "bayes_optimal", "bayes_optimal_curve", "output_channel",
            "prior_eigenvalues"]
 
 #: Points of the scan of ``F(q) - q`` between the certified bounds of the fixed points (each pair of neighbours
@@ -149,23 +149,22 @@ class OutputChannel:
             raise TypeError(f"channel {self.channel.name}: the integral in Z0 must run over the real line, got {expr}")
         f = ints[0].function
         dens, lik = f.as_independent(w, as_Add=False)  # the Gaussian density of zeta times the likelihood
-        f = dens * _cancellation_free(lik, w)
-        f1 = sp.diff(f, w)
-        f2 = sp.diff(f1, w)
+        if sp.simplify(dens - sp.exp(-zeta**2 / 2) / sp.sqrt(2 * sp.pi)) != 0:
+            raise TypeError(f"channel {self.channel.name}: Z0 must integrate against the standard normal density, "
+                            f"got {expr}")
+        lik = _cancellation_free(lik, w)
+        d1 = sp.diff(lik, w)
         iargs = (*args, zeta)
-        return ("integral", lambdify_safe(f, iargs), lambdify_safe(f1, iargs), lambdify_safe(f2, iargs))
+        return ("integral", lambdify_safe(lik, iargs), lambdify_safe(d1, iargs), lambdify_safe(sp.diff(d1, w), iargs))
 
-    def _integral(self, funcs, args, V: float):
-        """``Z0, Z0', Z0''`` at the nodes ``args`` (arrays of equal length) by Gauss-Hermite in the integration
-        variable (the integrand carries the density ``phi``; its values are divided by ``phi`` at the nodes)."""
-        x, wts = gauss_hermite(nodes_for_variance(4.0 * V))
-        phi = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+    def _integral(self, funcs, args, V: float, refine: bool = False):
+        """``Z0, Z0', Z0''`` at the nodes ``args`` (arrays of equal length): the likelihood and its derivatives
+        averaged over the Gauss-Hermite nodes of the integration variable. ``refine`` doubles the order (an
+        independent rule, for error estimates)."""
+        n = nodes_for_variance(4.0 * V)
+        x, wts = gauss_hermite(min(2 * n, 2 * N_MAX) if refine else n)
         cols = [np.asarray(a, dtype=float)[:, None] for a in args]
-        out = []
-        for fn in funcs:
-            vals = fn(*cols, x[None, :]) / phi[None, :]
-            out.append(vals @ wts)
-        return out
+        return [fn(*cols, x[None, :]) @ wts for fn in funcs]
 
     def __call__(self, y, omega, V: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(Z0, g, dg)`` at labels ``y`` and centres ``omega`` (equal-length arrays), variance ``V > 0``.
@@ -173,6 +172,27 @@ class OutputChannel:
         ``g = d log Z0 / d omega`` and ``dg = d g / d omega``. Labels must belong to the channel's label set.
         Non-finite values are returned as they are (the callers treat them as an error).
         """
+        return self._evaluate(y, omega, V, (True, True, True))
+
+    def g(self, y, omega, V: float, *, refine: bool = False) -> np.ndarray:
+        """``g = d log Z0 / d omega`` alone (as :meth:`__call__`, without the other two). ``refine``: an integral
+        form is evaluated with a rule of twice the order (for independent error estimates)."""
+        return self._evaluate(y, omega, V, (False, True, False), refine)[1]
+
+    def z0(self, y, omega, V: float, *, refine: bool = False) -> np.ndarray:
+        """``Z0`` alone (as :meth:`__call__`, without the derivatives)."""
+        return self._evaluate(y, omega, V, (True, False, False), refine)[0]
+
+    def z0_g(self, y, omega, V: float, *, refine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(Z0, g)`` (as :meth:`__call__`, without ``dg``)."""
+        return self._evaluate(y, omega, V, (True, True, False), refine)[:2]
+
+    @property
+    def has_integral(self) -> bool:
+        """True if ``Z0`` is an integral evaluated by quadrature (a likelihood channel), not a closed form."""
+        return any(f[0] == "integral" for f in self._funcs.values())
+
+    def _evaluate(self, y, omega, V, want, refine=False):
         y = np.atleast_1d(np.asarray(y, dtype=float))
         omega = np.atleast_1d(np.asarray(omega, dtype=float))
         if y.shape != omega.shape:
@@ -180,23 +200,24 @@ class OutputChannel:
         V = float(V)
         if not V > 0:
             raise ValueError(f"V (the variance of the output channel) must be > 0, got {V}")
-        z0, g, dg = (np.full(y.shape, np.nan) for _ in range(3))
+        res = [np.full(y.shape, np.nan) if w else None for w in want]
         if self.labels is None:
-            groups = [(None, np.ones(y.shape, dtype=bool))]
+            groups = [(None, slice(None))]
         else:
             groups = [(lab, y == lab) for lab in self._funcs]
             known = np.any(np.stack([m for _, m in groups]), axis=0)
             if not np.all(known):
                 raise ValueError(f"y holds values outside the labels {self.labels} of channel {self.channel.name}")
         for lab, mask in groups:
-            if not np.any(mask):
+            om = omega[mask]
+            if not om.size:
                 continue
-            kind, f0, f1, f2 = self._funcs[lab]
-            args = [omega[mask], np.full(int(mask.sum()), V)]
-            if lab is None:
-                args = [y[mask], *args]
+            kind, *funcs = self._funcs[lab]
+            args = [om, np.full(om.size, V)] if lab is not None else [y[mask], om, np.full(om.size, V)]
             if kind == "closed":
-                z0[mask], g[mask], dg[mask] = f0(*args), f1(*args), f2(*args)
+                for i, (w, f) in enumerate(zip(want, funcs, strict=True)):
+                    if w:
+                        res[i][mask] = f(*args)
                 continue
             # integral form: evaluate once per distinct centre (rules repeat each centre many times)
             if len(args) == 2:  # finite labels: the centre alone (1-d unique is a plain sort)
@@ -206,11 +227,33 @@ class OutputChannel:
                 uniq, inv = np.unique(np.stack(args[:-1], axis=1), axis=0, return_inverse=True)
             inv = np.ravel(inv)
             cols = [uniq[:, i] for i in range(uniq.shape[1])] + [np.full(uniq.shape[0], V)]
-            a0, a1, a2 = self._integral((f0, f1, f2), cols, V)
+            need = funcs if want[2] else funcs[:2]
+            a = self._integral(need, cols, V, refine)
             with np.errstate(all="ignore"):
-                r1 = a1 / a0
-                z0[mask], g[mask], dg[mask] = a0[inv], r1[inv], (a2 / a0 - r1 * r1)[inv]
-        return z0, g, dg
+                r1 = a[1] / a[0]
+                vals = (a[0], r1, a[2] / a[0] - r1 * r1 if want[2] else None)
+            for i, w in enumerate(want):
+                if w:
+                    res[i][mask] = vals[i][inv]
+        return tuple(res)
+
+
+_COMPILED: dict = {}
+
+
+def output_channel(channel: Channel) -> OutputChannel:
+    """The :class:`OutputChannel` of ``channel``, compiled once per (hashable) channel: sympy differentiation and
+    lambdification cost a fraction of a second, a learning curve needs them once."""
+    try:
+        key = (type(channel), channel)
+        hash(key)
+    except TypeError:
+        return OutputChannel(channel)
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 32:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = OutputChannel(channel)
+    return _COMPILED[key]
 
 
 # ============================================================================ prior spectrum
@@ -260,7 +303,7 @@ class _StateEvolution:
         if not self.sigma.size:
             raise ValueError("the teacher has no component the student features can represent (rho_lin = 0): every "
                              "estimator has the trivial error")
-        self.out = OutputChannel(channel)
+        self.out = output_channel(channel)
         # the largest overlap: rho_lin if the remainder rho - rho_lin keeps V* = rho - q resolvable, else just below rho
         self.edge = self.rho_lin >= self.rho * (1.0 - 1e3 * EDGE)
         self.q_top = min(self.rho_lin, self.rho * (1.0 - EDGE)) if self.edge else self.rho_lin
@@ -277,30 +320,59 @@ class _StateEvolution:
         return float(np.sum((s / (1.0 + s * q_hat)) ** 2)) / self.p
 
     # channel side
-    def G(self, q: float) -> tuple[float, float]:
-        """``(G(q), estimate of its quadrature error)``: the derivative-weighted rule ``sum wdz g`` and the
-        difference to the independent ``sum wz g^2`` (the two are equal in exact arithmetic)."""
-        if q in self._cache:
-            return self._cache[q]
-        self.evaluations += 1
-        V = self.rho - q
+    def G(self, q: float) -> float:
+        """``G(q) = E_omega sum_y (dZ0)^2 / Z0`` at ``omega ~ N(0, q)``, ``V = rho - q``: composite Gauss-Legendre
+        panels in ``omega`` graded around ``omega = 0`` (where a sign teacher's ``Z0`` has a near-step of width
+        ``sqrt(V)``), labels summed (continuous labels: a Gauss-Hermite rule in ``y``, normalisation checked)."""
+        if q not in self._cache:
+            self.evaluations += 1
+            value = self._own_rule(q, refine=False)
+            if not (np.isfinite(value) and value >= 0):
+                raise FloatingPointError(f"the channel integral E[(dZ0)^2/Z0] is not finite at q = {q:.6g} "
+                                         f"(rho = {self.rho:.6g}): {value}")
+            self._cache[q] = value
+        return self._cache[q]
+
+    def G_check(self, q: float) -> float:
+        """``G(q)`` by an independent rule, for the error estimate: the channel's own quadrature
+        (:meth:`replica.Channel.measure`, ``sum wdz g``) for closed-form channels; for a likelihood channel (whose
+        ``Z0`` is itself an integral) the rule of :meth:`G` with the inner Gauss-Hermite order doubled and the
+        panels halved."""
+        if self.out.has_integral:
+            return self._own_rule(q, refine=True)
         with np.errstate(all="ignore"):
             meas = self.channel.measure(self.rho, q, q)
             d = meas.wdz != 0
-            z = meas.wz != 0
-            g1 = self.out(meas.y[d], meas.omega[d], V)[1]
-            g2 = self.out(meas.y[z], meas.omega[z], V)[1]
-            a = float(np.sum(meas.wdz[d] * g1))
-            b = float(np.sum(meas.wz[z] * g2 * g2))
-        if not (np.isfinite(a) and np.isfinite(b) and a >= 0):
-            raise FloatingPointError(f"the channel integral E[(dZ0)^2/Z0] is not finite at q = {q:.6g} "
-                                     f"(rho = {self.rho:.6g}): {a}, {b}")
-        out = (a, abs(a - b))
-        self._cache[q] = out
-        return out
+            return float(np.sum(meas.wdz[d] * self.out.g(meas.y[d], meas.omega[d], self.rho - q)))
+
+    def _own_rule(self, q: float, refine: bool) -> float:
+        V = self.rho - q
+        omega, w = gaussian_panels(q, np.sqrt(V), scale=0.5 if refine else 1.0)
+        out = self.out
+        with np.errstate(all="ignore"):
+            if self.channel.labels is not None:
+                total = 0.0
+                for lab in self.channel.labels:
+                    ys = np.full(omega.shape, float(lab))
+                    z, g = out.z0_g(ys, omega, V, refine=refine)
+                    # where Z0 underflows to 0, Z0 g^2 = (dZ0)^2 / Z0 underflows too
+                    total += float(np.sum(w * np.where(z > 0, z * g * g, 0.0)))
+                return total
+            ey2 = float(self.channel.moments(self.rho)[0])
+            sd = np.sqrt(max(ey2 - q, V))
+            x, wx = gauss_hermite(nodes_for_variance(16.0 if refine else 8.0))
+            yy = (omega[:, None] + sd * x[None, :]).ravel()
+            om = np.repeat(omega, x.size)
+            dens = np.exp(-0.5 * x * x) / (np.sqrt(2.0 * np.pi) * sd)
+            z, g = out.z0_g(yy, om, V, refine=refine)
+            z = z.reshape(omega.size, x.size) / dens[None, :]
+            g = g.reshape(omega.size, x.size)
+            if np.max(np.abs(z @ wx - 1.0)) > 1e-8:
+                return float("nan")  # the rule in y does not hold this channel's label density
+            return float(np.sum(w * ((z * g * g) @ wx)))
 
     def F(self, q: float, alpha: float) -> float:
-        return self.q_prior(alpha * self.G(q)[0])
+        return self.q_prior(alpha * self.G(q))
 
 
 @dataclass(frozen=True)
@@ -397,7 +469,7 @@ def _test_errors(se: _StateEvolution, q: float) -> tuple[float, float]:
     out = se.out
     with np.errstate(all="ignore"):
         if ch.labels is not None:
-            z0 = np.stack([out(np.full(omega.shape, lab), omega, V)[0] for lab in ch.labels])
+            z0 = np.stack([out.z0(np.full(omega.shape, lab), omega, V) for lab in ch.labels])
             if ch.is_classification:
                 noisy = 1.0 - float(np.dot(w, np.max(z0, axis=0)))
             else:
@@ -409,7 +481,7 @@ def _test_errors(se: _StateEvolution, q: float) -> tuple[float, float]:
             x, wx = gauss_hermite(nodes_for_variance(4.0))
             yy = omega[:, None] + sd * x[None, :]
             dens = np.exp(-0.5 * x * x) / (np.sqrt(2.0 * np.pi) * sd)
-            z0 = out(yy.ravel(), np.repeat(omega, x.size), V)[0].reshape(yy.shape) / dens[None, :]
+            z0 = out.z0(yy.ravel(), np.repeat(omega, x.size), V).reshape(yy.shape) / dens[None, :]
             norm = z0 @ wx
             mean = (z0 * yy) @ wx
             if np.max(np.abs(norm - 1.0)) > 1e-8:
@@ -419,7 +491,7 @@ def _test_errors(se: _StateEvolution, q: float) -> tuple[float, float]:
 
 
 def _finish(se, alpha, q, q_amp, n_stable, status, residual, error, message) -> BayesSolution:
-    q_hat = alpha * se.G(q)[0] if 0 < q < se.rho else (np.inf if q >= se.rho else 0.0)
+    q_hat = alpha * se.G(q) if 0 < q < se.rho else (np.inf if q >= se.rho else 0.0)
     clean, noisy = _test_errors(se, q)
     clean_amp = clean if q_amp == q else _test_errors(se, q_amp)[0]
     values = [q, clean, noisy]
@@ -436,7 +508,8 @@ def _finish(se, alpha, q, q_amp, n_stable, status, residual, error, message) -> 
 def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -> tuple[float, float, float]:
     """A fixed point in the bracket ``[lo, hi]`` (``D(lo) >= 0 >= D(hi)``, ``D = F - id``): ``(q, residual,
     relative error estimate)``."""
-    scale = lambda q: max(min(q, se.rho - q), FLOOR * se.rho_lin)  # noqa: E731
+    # relative accuracy of q, of rho_lin - q (the learnable error) and so of rho - q
+    scale = lambda q: max(min(q, se.rho_lin - q), FLOOR * se.rho_lin)  # noqa: E731
     D = lambda q: se.F(q, alpha) - q  # noqa: E731
     if hi - lo <= 0.5 * tol * scale(hi):
         r, bracket = 0.5 * (lo + hi), 0.5 * (hi - lo)
@@ -451,7 +524,10 @@ def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -
     h = 1e-6 * scale(r)
     r2 = r - h if r + h >= se.q_top else r + h
     slope = -(D(r2) - D(r)) / (r2 - r)  # 1 - F'(q) > 0 at a stable fixed point
-    g, dg = se.G(r)
+    g = se.G(r)
+    dg = abs(g - se.G_check(r))
+    if not np.isfinite(dg):
+        dg = g  # the independent rule failed: no accuracy can be certified
     dF = alpha * dg * se.dq_prior(alpha * g)
     gap = max(slope, 1e-3)  # never divide by rounding noise (a marginal fixed point gets a larger error instead)
     error = ((abs(fr - r) + dF) / gap + bracket) / scale(r)
@@ -461,11 +537,11 @@ def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -
 def _potential_gap(se: _StateEvolution, alpha: float, q1: float, q2: float) -> float:
     r"""``Phi(q2) - Phi(q1)`` for the replica potential :math:`\Phi` with ``dPhi/dq = (q_hat_channel - q_hat_prior)/2``:
     in the prior's hat variable, ``(1/2) int (alpha G(q_prior(h)) - h) q_prior'(h) dh`` between the two hats."""
-    h1 = alpha * se.G(q1)[0] if q1 > 0 else 0.0
-    h2 = alpha * se.G(q2)[0]
+    h1 = alpha * se.G(q1) if q1 > 0 else 0.0
+    h2 = alpha * se.G(q2)
     x, w = np.polynomial.legendre.leggauss(POTENTIAL_NODES)
     hs = 0.5 * (h2 - h1) * x + 0.5 * (h1 + h2)
-    vals = [(alpha * se.G(se.q_prior(h))[0] - h) * se.dq_prior(h) for h in hs]
+    vals = [(alpha * se.G(se.q_prior(h)) - h) * se.dq_prior(h) for h in hs]
     return float(0.25 * (h2 - h1) * np.dot(w, vals))
 
 
@@ -546,41 +622,42 @@ def _solve(se: _StateEvolution, alpha: float, tol: float) -> BayesSolution:
 
 
 def _solve_unchecked(se: _StateEvolution, alpha: float, tol: float) -> BayesSolution:
-    tiny = FLOOR * se.rho_lin * 1e-3
-    lo = se.F(tiny, alpha)          # every fixed point is >= F(0) >= this (F non-decreasing)
-    hi = se.F(se.q_top, alpha)      # ... and <= F(q_top)
+    scale_floor = FLOOR * se.rho_lin
+    tiny = 0.1 * tol * scale_floor  # an overlap below this is 0 to the requested accuracy
+    roots, certs = [], []
+    if se.F(tiny, alpha) <= tiny:
+        # a fixed point in [0, tiny] (F(0) >= 0): the trivial one, stable (no better than chance; e.g. a channel
+        # symmetric in the teacher field below its weak-recovery threshold). Others may lie above.
+        roots.append(0.0)
+        certs.append((0.0, tiny / scale_floor))
+        lo = tiny
+    else:
+        lo = se.F(tiny, alpha)      # every fixed point q > tiny has q = F(q) >= F(tiny) (F non-decreasing)
+    hi = se.F(se.q_top, alpha)      # ... and every fixed point is <= F(q_top)
     if se.edge and hi >= se.q_top:  # F(q) > q up to the edge: the fixed point is q = rho (perfect recovery)
         below = [q for q in np.linspace(lo, se.q_top, SCAN_POINTS) if se.F(q, alpha) - q < 0]
-        if below:
+        if roots or below:
             return _finish(se, alpha, np.nan, np.nan, 0, "invalid", np.nan, np.nan,
                            "several fixed points including perfect recovery: not resolved")
         q = se.rho_lin
         return _finish(se, alpha, q, q, 1, "converged", 0.0, 0.0,
                        f"perfect recovery: F(q) > q up to q = rho (1 - {EDGE:g}), the error vanishes")
-    lo, hi = min(lo, hi), max(lo, hi)
-    if hi - lo <= 0.5 * tol * max(min(lo, se.rho - hi), FLOOR * se.rho_lin):  # bounds meet: unique, certified
+    if hi <= lo:  # the trivial fixed point is the only one
+        return _conclude(se, alpha, roots, certs, tol, "")
+    if not roots and hi - lo <= 0.5 * tol * max(min(lo, se.rho_lin - hi), scale_floor):  # bounds meet
         q, residual, error = _root(se, alpha, lo, hi, tol)
         return _conclude(se, alpha, [q], [(residual, error)], tol, "the bounds F(0) and F(q_max) meet")
     u = np.linspace(-8.0, 8.0, SCAN_POINTS)
     grid = np.concatenate([[lo], lo + (hi - lo) * expit(u), [hi]])
     d = np.array([se.F(q, alpha) - q for q in grid])
-    d[0], d[-1] = max(d[0], 0.0), min(d[-1], 0.0)  # exact signs by monotonicity (rounding aside)
-    roots, certs = [], []
-    i = 0
-    while i < grid.size - 1:
+    if not roots:
+        d[0] = max(d[0], 0.0)  # exact sign by monotonicity (rounding aside): F(lo) >= F(tiny) = lo
+    d[-1] = min(d[-1], 0.0)    # F(hi) <= F(q_top) = hi
+    for i in range(grid.size - 1):
         if d[i] > 0 and d[i + 1] <= 0:  # a stable fixed point (F - id goes from + to -)
-            if d[i + 1] == 0:
-                r = grid[i + 1]
-                roots.append(r)
-                certs.append(_root(se, alpha, r, r, tol)[1:])
-            else:
-                r, res, err = _root(se, alpha, grid[i], grid[i + 1], tol)
-                roots.append(r)
-                certs.append((res, err))
-        elif i == 0 and d[0] == 0 and d[1] < 0:  # the lower bound itself is stable (e.g. q = 0, symmetric channel)
-            roots.append(grid[0])
-            certs.append(_root(se, alpha, grid[0], grid[0], tol)[1:])
-        i += 1
+            r, res, err = _root(se, alpha, grid[i], grid[i + 1], tol)
+            roots.append(r)
+            certs.append((res, err))
     if not roots:
         return _finish(se, alpha, np.nan, np.nan, 0, "invalid", np.nan, np.nan,
                        "no stable fixed point found between the bounds (F is not monotone?)")
