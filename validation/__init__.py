@@ -19,6 +19,7 @@ require_own("spectra")
 require_own("replica")
 
 from validation import fit
+from validation.amp import AmpSimulation, GampResult, gamp, simulate_amp
 from validation.compare import Comparison, compare, plot
 from validation.control import GaussianControl, gaussian_control
 from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
@@ -27,3 +28,4 @@ from validation.simulate import QUANTITIES, Covariances, SimulationResult, Simul
 __all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl", "SimulationResult",
            "SimulationWarning", "compare", "fit", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels",
            "simulate", "sliced_wasserstein"]
+__all__ += ["AmpSimulation", "GampResult", "gamp", "simulate_amp"]
