@@ -360,7 +360,7 @@ class _StateEvolution:
                 return total
             ey2 = float(self.channel.moments(self.rho)[0])
             sd = np.sqrt(max(ey2 - q, V))
-            x, wx = gauss_hermite(nodes_for_variance(16.0 if refine else 8.0))
+            x, wx = gauss_hermite(nodes_for_variance(2.0 if refine else 1.0))
             yy = (omega[:, None] + sd * x[None, :]).ravel()
             om = np.repeat(omega, x.size)
             dens = np.exp(-0.5 * x * x) / (np.sqrt(2.0 * np.pi) * sd)
@@ -478,7 +478,7 @@ def _test_errors(se: _StateEvolution, q: float) -> tuple[float, float]:
         else:  # continuous labels: E[y | omega] by a Gauss-Hermite rule in y, normalisation checked
             ey2 = float(ch.moments(rho)[0])
             sd = np.sqrt(max(ey2 - q, V))
-            x, wx = gauss_hermite(nodes_for_variance(4.0))
+            x, wx = gauss_hermite(nodes_for_variance(1.0))
             yy = omega[:, None] + sd * x[None, :]
             dens = np.exp(-0.5 * x * x) / (np.sqrt(2.0 * np.pi) * sd)
             z0 = out.z0(yy.ravel(), np.repeat(omega, x.size), V).reshape(yy.shape) / dens[None, :]
