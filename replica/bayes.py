@@ -22,7 +22,7 @@ field), classification ``arccos(sqrt(q/rho))/pi``.
 * :func:`bayes_optimal_curve` -- a sweep in ``alpha``; a :class:`BayesCurve` that plots beside a
   :class:`replica.Curve` (``Curve.plot(bayes=...)`` or ``bayes.plot(ax=curve.plot())``).
 * :func:`prior_eigenvalues` -- the :math:`\sigma_j` used, and where they came from.
-* :class:`OutputChannel` -- :math:`Z_0`, :math:`\partial_\omega\log Z_0` and :math:`\partial^2_\omega Z_0/Z_0` of a
+* :class:`OutputChannel` -- :math:`Z_0`, :math:`g = \partial_\omega\log Z_0` and :math:`\partial_\omega g` of a
   channel, pointwise and vectorised (also the denoiser of :mod:`validation.amp`).
 
 A fixed teacher is refused: the Bayes estimator of one given :math:`\theta_0` needs a prior matched to that
@@ -62,8 +62,6 @@ EDGE = 1e-12
 FLOOR = 1e-12
 #: Gauss-Legendre nodes of the free-entropy integral between two stable fixed points.
 POTENTIAL_NODES = 48
-
-_STATUSES = ("converged", "stalled", "invalid")
 
 
 # ============================================================================ output channel
@@ -413,8 +411,9 @@ class BayesSolution:
     residual : float
         ``|F(q) - q| / q`` for the undamped map ``F`` at the returned point.
     error_estimate : float
-        Estimated relative error of ``q`` and of ``rho - q``: the root bracket plus the channel quadrature's error
-        (the difference of two independent rules) propagated through ``1/|1 - F'(q)|``.
+        Estimated relative error of ``q`` and of ``rho_lin - q`` (hence of ``rho - q``): the root bracket plus the
+        Newton distance ``(|F(q) - q| + dF) / (1 - F'(q))``, ``dF`` the channel quadrature's error (the difference of
+        two independent rules) carried through the prior side.
     evaluations : int
         Evaluations of the channel integral.
     rho, rho_lin : float
@@ -545,7 +544,7 @@ def _potential_gap(se: _StateEvolution, alpha: float, q1: float, q2: float) -> f
     return float(0.25 * (h2 - h1) * np.dot(w, vals))
 
 
-def _check_channel_labels(channel: Channel) -> None:
+def _check_channel(channel: Channel) -> None:
     if not isinstance(channel, Channel):
         raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
 
@@ -596,7 +595,7 @@ def bayes_optimal(spectrum: Spectrum, channel: Channel, alpha: float, *, tol: fl
     >>> round(sol.test_error * 100, 3)  # the Bayes-optimal perceptron: ~ 0.4417 / alpha at large alpha
     0.442
     """
-    _check_channel_labels(channel)
+    _check_channel(channel)
     if not isinstance(spectrum, Spectrum):
         raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
     alpha = checks.real("alpha", alpha, low=0.0, low_open=True)
@@ -796,12 +795,12 @@ def bayes_optimal_curve(spectrum: Spectrum, channel: Channel, alphas, *, tol: fl
     >>> bool(np.all(erm.test_error >= bo.test_error))
     True
     """
-    _check_channel_labels(channel)
+    _check_channel(channel)
     alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     tol = checks.real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
-    se = _StateEvolution(spectrum, channel) if isinstance(spectrum, Spectrum) else None
-    if se is None:
+    if not isinstance(spectrum, Spectrum):
         raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
+    se = _StateEvolution(spectrum, channel)
 
     sols = []
     bar = tqdm(alphas, desc="alphas", disable=progress is False, delay=0 if progress else 3.0, leave=False)
