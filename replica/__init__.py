@@ -14,6 +14,7 @@ from gaussequiv.integrity import require_own
 
 require_own("spectra")
 
+from replica.bayes import BayesCurve, BayesSolution, bayes_optimal, bayes_optimal_curve
 from replica.channel import Channel
 from replica.curves import Curve, lambda_path, learning_curve, optimal_lambda
 from replica.loss import Loss, NonConvexLossError
@@ -29,7 +30,7 @@ from replica.ridge import solve_square
 from replica.solver import solve
 from replica.symbolic_equations import Equations, equations
 
-__all__ = ["Channel", "ConvergenceError", "Curve", "Equations", "Loss", "NonConvexLossError", "RandomFeaturesCurve",
-           "Solution", "equations", "kernel_learning_curve", "lambda_from_mei_montanari", "lambda_path",
-           "learning_curve", "mei_montanari_lambda", "optimal_lambda", "random_features_curve", "solve",
-           "solve_square"]
+__all__ = ["BayesCurve", "BayesSolution", "Channel", "ConvergenceError", "Curve", "Equations", "Loss",
+           "NonConvexLossError", "RandomFeaturesCurve", "Solution", "bayes_optimal", "bayes_optimal_curve",
+           "equations", "kernel_learning_curve", "lambda_from_mei_montanari", "lambda_path", "learning_curve",
+           "mei_montanari_lambda", "optimal_lambda", "random_features_curve", "solve", "solve_square"]

@@ -91,8 +91,12 @@ class Curve:
                 w.writerow([*(repr(float(getattr(self, c)[i])) for c in _NUMERIC), int(self.iterations[i]),
                             self.status[i], self.loss, self.channel])
 
-    def plot(self, ax=None, *, x: str = "alpha", quantities=("test_error", "train_error"), **kwargs):
-        """Plot the chosen quantities against ``alpha`` or ``lam`` on a matplotlib axis; returns the axis."""
+    def plot(self, ax=None, *, x: str = "alpha", quantities=("test_error", "train_error"), bayes=None, **kwargs):
+        """Plot the chosen quantities against ``alpha`` or ``lam`` on a matplotlib axis; returns the axis.
+
+        ``bayes``: a :class:`replica.BayesCurve` (:func:`replica.bayes_optimal_curve`) drawn on the same axis, the
+        Bayes-optimal test error beside the estimator's (``x = "alpha"`` only).
+        """
         import matplotlib.pyplot as plt
 
         if x not in ("alpha", "lam"):
@@ -108,6 +112,10 @@ class Curve:
             ax.plot(xs, ys, label=f"{name.replace('_', ' ')} (theory)", **kwargs)
         if not ok.all():
             ax.plot(xs[~ok], np.zeros((~ok).sum()), "x", color="red", label="not converged")
+        if bayes is not None:
+            if x != "alpha":
+                raise ValueError("bayes is a curve in alpha: plot it with x='alpha'")
+            bayes.plot(ax=ax)
         ax.set_xlabel(r"$\alpha = n/p$" if x == "alpha" else r"$\lambda$")
         if x == "lam":
             ax.set_xscale("log")

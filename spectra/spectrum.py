@@ -99,6 +99,39 @@ def _reconcile(s: np.ndarray, t: np.ndarray, rho: float, k: int, eps: float) -> 
     return s, t, int(np.count_nonzero(null))
 
 
+def _check_bayes_prior(value, p: int, teacher: str, rho_lin: float) -> np.ndarray:
+    """The validated, read-only ``bayes_prior`` of a :class:`Spectrum` (see its docstring)."""
+    if teacher != "averaged":
+        raise ValueError("bayes_prior belongs to the averaged teacher (theta ~ N(0, I_k)); a fixed teacher has no "
+                         "Bayes prior spectrum: build the spectrum with teacher='averaged'")
+    sig = checks.vector("bayes_prior", value, size=p).copy()
+    top = max(float(np.max(sig)), 0.0)
+    neg = np.flatnonzero(sig < 0)
+    if neg.size and float(np.min(sig)) < -NEGATIVE_TOL * top:
+        i = int(neg[np.argmin(sig[neg])])
+        raise ValueError(f"bayes_prior must be >= 0 (eigenvalues of a covariance); bayes_prior[{i}] = {sig[i]:.6g}")
+    sig[neg] = 0.0
+    mean = float(np.sum(sig)) / p
+    if abs(mean - rho_lin) > 1e-6 * max(rho_lin, np.finfo(float).tiny):
+        raise ValueError(f"bayes_prior must have mean rho_lin = {rho_lin:.10g} (trace identity tr Sigma_b = "
+                         f"p rho_lin), got {mean:.10g}: it belongs to another Omega or Phi")
+    sig.setflags(write=False)
+    return sig
+
+
+def _bayes_prior_eigenvalues(e: np.ndarray, s: np.ndarray, phi: np.ndarray, k: int) -> np.ndarray:
+    """Eigenvalues of ``(p/k) Omega^{+1/2} Phi Phi^T Omega^{+1/2}`` (length p, zeros included) from Omega's
+    eigenpairs ``(s, e)``, the pseudo-inverse taken on the eigenvalues ``s > 0``."""
+    p = s.size
+    pos = s > 0
+    m = (e[:, pos] / np.sqrt(s[pos])).T @ phi  # (r, k): the whitened student-teacher covariance
+    gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    sig = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None) * (p / k)
+    out = np.zeros(p)
+    out[:min(sig.size, p)] = sig[:p]
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Spectrum:
     r"""Spectral data of a Gaussian covariate model: everything the replica equations need.
@@ -113,13 +146,20 @@ class Spectrum:
     * ``rho``: the teacher variance :math:`\rho = \theta_0^\top \Psi \theta_0 / k = \mathrm{Var}\,\nu`;
     * ``gamma``: :math:`k/p`, teacher features per student feature;
     * ``teacher``: ``"fixed"`` (one given :math:`\theta_0`) or ``"averaged"`` (over
-      :math:`\theta_0 \sim N(0, I_k)`), so a user always knows which convention a spectrum carries.
+      :math:`\theta_0 \sim N(0, I_k)`), so a user always knows which convention a spectrum carries;
+    * ``bayes_prior`` (optional, averaged teacher only): the eigenvalues :math:`\sigma_j` of the prior
+      covariance :math:`\Sigma_b = (p/k)\,\Omega^{+1/2}\Phi\Phi^\top\Omega^{+1/2}` of the Bayes-optimal
+      estimator (length ``p``, zeros included; ``docs/bayes_optimal.md``). ``(s, t)`` do not determine it
+      unless :math:`\Omega` and :math:`\Phi\Phi^\top` commute; :meth:`from_covariances_averaged` fills it,
+      ``None`` means unknown (:func:`replica.bayes_optimal` then uses the commuting form
+      :math:`\sigma_i = t_i/(\gamma s_i)` and says so).
 
     Validation on construction (``ValueError`` naming the entry, through :mod:`gaussequiv.checks`): finite
     real arrays of equal length (complex entries are refused, not truncated);
     ``s >= 0`` (negatives with ``|s| <= 1e-10 max(s)`` are round-off and clipped to 0, larger ones
     raise); ``t >= 0``; the Cauchy-Schwarz bound ``t_i <= k rho s_i`` (so ``t_i = 0`` where
-    ``s_i = 0``); and ``rho_lin <= rho``.
+    ``s_i = 0``); and ``rho_lin <= rho``. A ``bayes_prior`` must be non-negative, of length ``p``, belong to
+    an averaged teacher and satisfy the trace identity ``mean(bayes_prior) = rho_lin``.
 
     Build one with :meth:`from_covariances`, :meth:`from_covariances_averaged`, :meth:`from_arrays` or
     :meth:`isotropic` rather than calling the class directly.
@@ -142,6 +182,7 @@ class Spectrum:
     gamma: float
     teacher: TeacherKind = "fixed"
     clipped: int = field(default=0)
+    bayes_prior: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         s = checks.vector("s", self.s)
@@ -188,6 +229,9 @@ class Spectrum:
         object.__setattr__(self, "rho", rho)
         object.__setattr__(self, "gamma", gamma)
         object.__setattr__(self, "clipped", int(self.clipped) + int(neg.size))
+        if self.bayes_prior is not None:
+            object.__setattr__(self, "bayes_prior", _check_bayes_prior(self.bayes_prior, s.size, self.teacher,
+                                                                       rho_lin))
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -221,13 +265,15 @@ class Spectrum:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_arrays(cls, s, t, *, rho: float, gamma: float, teacher: TeacherKind = "fixed") -> Spectrum:
+    def from_arrays(cls, s, t, *, rho: float, gamma: float, teacher: TeacherKind = "fixed",
+                    bayes_prior=None) -> Spectrum:
         """Spectrum from eigenvalues ``s`` and teacher weights ``t`` given directly.
 
         ``t[i]`` must be the squared projection of :math:`\\Phi\\theta_0` on the eigenvector of ``s[i]``
-        (not divided by ``k``); ``gamma = k/p``.
+        (not divided by ``k``); ``gamma = k/p``. ``bayes_prior`` (averaged teacher only) is optional: the
+        eigenvalues of the Bayes prior covariance (see the class docstring).
         """
-        return cls(s=s, t=t, rho=rho, gamma=gamma, teacher=teacher)
+        return cls(s=s, t=t, rho=rho, gamma=gamma, teacher=teacher, bayes_prior=bayes_prior)
 
     @classmethod
     def from_covariances(cls, *, omega, phi, psi, theta) -> Spectrum:
@@ -290,6 +336,21 @@ class Spectrum:
 
         ``t_i = e_i^T Phi Phi^T e_i`` and ``rho = tr(Psi)/k``. A single fixed teacher deviates from this
         by :math:`O(k^{-1/2})`; compare it only with simulations that redraw the teacher per seed.
+
+        ``bayes_prior`` holds the eigenvalues of :math:`(p/k)\,\Omega^{+1/2}\Phi\Phi^\top\Omega^{+1/2}`, the
+        pseudo-inverse taken on the eigenvalues of Omega kept positive (the prior of the Bayes-optimal estimator,
+        :func:`replica.bayes_optimal`; ``(s, t)`` alone do not determine it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = Spectrum.from_covariances_averaged(omega=np.eye(2), phi=np.array([[1.0, 0.0], [1.0, 0.0]]),
+        ...                                        psi=np.eye(2))
+        >>> b = Spectrum.from_covariances_averaged(omega=np.eye(2), phi=np.eye(2), psi=np.eye(2))
+        >>> a.t, b.t  # the same (s, t) ...
+        (array([1., 1.]), array([1., 1.]))
+        >>> a.bayes_prior, b.bayes_prior  # ... but a rank-one and an isotropic teacher prior
+        (array([2., 0.]), array([1., 1.]))
         """
         omega = checks.matrix("omega", omega, dtype=None)
         p = omega.shape[0]
@@ -299,11 +360,18 @@ class Spectrum:
         eps = _precision(omega, phi, psi)
         s, e, clipped = _symmetric_eigh("omega", omega, eps)
         _symmetric_eigh("psi", psi, eps)
-        proj = e.T @ np.asarray(phi, dtype=float)
+        phi64 = np.asarray(phi, dtype=float)
+        proj = e.T @ phi64
         t = np.einsum("ij,ij->i", proj, proj)
         rho = float(np.trace(np.asarray(psi, dtype=float))) / k
+        t_raw = t
         s, t, nulled = _reconcile(s, t, rho, k, eps)
-        return cls(s=s, t=t, rho=rho, gamma=k / p, teacher="averaged", clipped=clipped + nulled)
+        sigma = _bayes_prior_eigenvalues(e, s, phi64, k)
+        pos = s > 0
+        total = float(np.sum(t_raw[pos] / s[pos]))
+        if total > 0:  # _reconcile may scale t (input less precise than float64): scale the prior alike
+            sigma *= float(np.sum(t[pos] / s[pos])) / total
+        return cls(s=s, t=t, rho=rho, gamma=k / p, teacher="averaged", clipped=clipped + nulled, bayes_prior=sigma)
 
     @classmethod
     def from_estimate(cls, estimate, theta=None) -> Spectrum:
@@ -348,12 +416,14 @@ class Spectrum:
     def to_dict(self) -> dict:
         """Plain dictionary of the fields (arrays as numpy arrays)."""
         return {"s": np.array(self.s), "t": np.array(self.t), "rho": self.rho, "gamma": self.gamma,
-                "teacher": self.teacher, "clipped": self.clipped}
+                "teacher": self.teacher, "clipped": self.clipped,
+                "bayes_prior": None if self.bayes_prior is None else np.array(self.bayes_prior)}
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the spectrum to an ``.npz`` file (no pickles)."""
+        """Write the spectrum to an ``.npz`` file (no pickles); ``bayes_prior`` is stored when known."""
+        extra = {} if self.bayes_prior is None else {"bayes_prior": self.bayes_prior}
         np.savez(path, s=self.s, t=self.t, rho=self.rho, gamma=self.gamma, teacher=np.str_(self.teacher),
-                 clipped=self.clipped)
+                 clipped=self.clipped, **extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Spectrum:
@@ -363,7 +433,8 @@ class Spectrum:
             if missing:
                 raise ValueError(f"{path} is not a saved Spectrum: missing {sorted(missing)}")
             return cls(s=f["s"], t=f["t"], rho=float(f["rho"]), gamma=float(f["gamma"]),
-                       teacher=str(f["teacher"]), clipped=int(f["clipped"]) if "clipped" in f.files else 0)
+                       teacher=str(f["teacher"]), clipped=int(f["clipped"]) if "clipped" in f.files else 0,
+                       bayes_prior=f["bayes_prior"] if "bayes_prior" in f.files else None)
 
     def __repr__(self) -> str:
         return (f"Spectrum(p={self.p}, gamma={self.gamma:.6g}, rho={self.rho:.6g}, "

@@ -19,12 +19,13 @@ require_own("spectra")
 require_own("replica")
 
 from validation import fit
+from validation.amp import AmpSimulation, GampResult, gamp, simulate_amp
 from validation.compare import GROUPS, LEVEL, Comparison, GroupVerdict, compare, plot
 from validation.control import GaussianControl, gaussian_control
 from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
 from validation.simulate import QUANTITIES, Covariances, SimulationResult, SimulationWarning, sample_labels, simulate
 
-__all__ = ["GROUPS", "LEVEL", "QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl",
-           "GroupVerdict", "SimulationResult",
-           "SimulationWarning", "compare", "fit", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels",
-           "simulate", "sliced_wasserstein"]
+__all__ = ["GROUPS", "LEVEL", "QUANTITIES", "AmpSimulation", "Comparison", "Covariances", "EquivalenceResult",
+           "GampResult", "GaussianControl", "GroupVerdict", "SimulationResult", "SimulationWarning", "compare", "fit",
+           "gamp", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels", "simulate", "simulate_amp",
+           "sliced_wasserstein"]
