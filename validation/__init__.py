@@ -8,6 +8,8 @@
   for growing input dimension, with its Monte Carlo floor (:class:`EquivalenceResult`);
 * :func:`gaussian_control`: the Gaussian covariate model with the same covariances, as a problem
   :func:`simulate` runs (separates a Gaussian-equivalence gap from a theory error);
+* :func:`simulate_separability` and :func:`is_separable`: linear-programming feasibility of Gaussian covariate
+  data at finite size, the check of :func:`replica.separability_threshold` (:class:`SeparabilityResult`);
 * :mod:`validation.fit`: the estimators themselves.
 """
 
@@ -15,8 +17,9 @@ from validation import fit
 from validation.compare import Comparison, compare, plot
 from validation.control import GaussianControl, gaussian_control
 from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
+from validation.separable import SeparabilityResult, is_separable, simulate_separability
 from validation.simulate import QUANTITIES, Covariances, SimulationResult, SimulationWarning, sample_labels, simulate
 
-__all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl", "SimulationResult",
-           "SimulationWarning", "compare", "fit", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels",
-           "simulate", "sliced_wasserstein"]
+__all__ = ["QUANTITIES", "Comparison", "Covariances", "EquivalenceResult", "GaussianControl", "SeparabilityResult",
+           "SimulationResult", "SimulationWarning", "compare", "fit", "gaussian_control", "gaussian_equivalence",
+           "is_separable", "plot", "sample_labels", "simulate", "simulate_separability", "sliced_wasserstein"]
