@@ -272,3 +272,20 @@ def test_unknown_channel_type_needs_its_likelihood_when_fully_visible():
     assert separability_threshold(spec, Opaque()) == pytest.approx(separability_threshold(spec, base), rel=1e-14)
     with pytest.raises(TypeError, match="rho_lin = rho"):
         separability_threshold(Spectrum.isotropic(10), Opaque())
+
+
+def test_logistic_replica_solution_diverges_exactly_below_the_threshold():
+    """Reference: the replica saddle point of logistic regression (replica.solve, theory §2.7, §6.4), an
+    independent computation. As lam -> 0+ its norm q stays finite iff the data are not separable: 20% below
+    alpha_sep, q grows more than 3x from lam = 1e-3 to 1e-4; 25% above, by less than 1.5x."""
+    from replica import Loss, solve
+
+    spec, ch = Spectrum.isotropic(200), Channel.probit(0.25)
+    a_sep = separability_threshold(spec, ch)
+
+    def growth(alpha):
+        q = [solve(spec, Loss.logistic(), ch, alpha=alpha, lam=lam).q for lam in (1e-3, 1e-4)]
+        return q[1] / q[0]
+
+    assert growth(0.8 * a_sep) > 3.0
+    assert growth(1.25 * a_sep) < 1.5
