@@ -28,25 +28,31 @@ teacher that the student sees fully (:math:`\rho_{lin} = \rho`, no flips) has :m
 so :math:`h = 0` (take :math:`t \to -\infty`) and the data are separable at every alpha
 (:math:`\alpha_{sep} = \infty`).
 
-Numerics. :math:`E_Z (a + Z)_+^2 = (1 + a^2)\Phi(a) + a\varphi(a)` in closed form, so ``h(t)`` is a
-one-dimensional expectation over :math:`(y, \xi)`, strictly convex in ``t``; it is minimised by a
-bracketed root of :math:`h'(t)`. The expectation over :math:`(y, \xi)` uses the channel's own quadrature
-(:meth:`replica.Channel.measure` at overlaps :math:`q = m = \rho_{lin}`, which is exactly the joint law of
-``y`` and :math:`\nu_{lin}`), so any ``+-1`` channel works; when the student sees the whole teacher
-(:math:`\rho_{lin} = \rho`, where that quadrature is singular) the law of ``y`` given :math:`\nu` is used
-directly, on Gauss-Legendre panels split at :math:`\nu = 0` (sign, probit, flips, and any
-:meth:`~replica.Channel.from_likelihood` channel).
+Numerics. :math:`E_Z (a + Z)_+^2 = \psi(a) = (1 + a^2)\Phi(a) + a\varphi(a)` in closed form, and given the
+teacher field, :math:`y\xi` is Gaussian (mean :math:`y\sqrt{\rho_{lin}}\,\nu/\rho`, variance
+:math:`s^2 = 1 - \rho_{lin}/\rho`), so :math:`E[(t y \xi + Z)_+^2 \mid \nu, y] = \sigma_t^2\,\psi(t\, E[y\xi \mid
+\nu, y]/\sigma_t)` with :math:`\sigma_t^2 = 1 + t^2 s^2`: ``h(t)`` is a one-dimensional expectation over the
+teacher field :math:`\nu \sim N(0, \rho)`, with the channel's own law :math:`P_0(y \mid \nu)` (the sign family's
+closed form, or the expression of a :meth:`~replica.Channel.from_likelihood` channel), convex in ``t`` and
+minimised by a bracketed root of :math:`h'(t)`. The rule in :math:`\nu` is composite Gauss-Legendre, split at
+:math:`\nu = 0` (the step of a sign teacher), graded there down to the scale of the likelihood's steepest slope
+(from sympy's derivative) and uniform elsewhere; the result is re-evaluated with twice the order, and a
+disagreement beyond ``1e-9`` raises :class:`replica.ConvergenceError` rather than returning a number. A channel
+type that exposes neither law goes through :meth:`replica.Channel.measure` at overlaps
+:math:`q = m = \rho_{lin}` (exactly the joint law of ``y`` and :math:`\nu_{lin}`), which needs
+:math:`\rho_{lin} < \rho`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 from scipy import optimize, special
 
 from gaussequiv import checks
 from replica._symbolic import Y, Z, lambdify_safe
 from replica.channel import Channel
-from replica.quadrature import gaussian_panels
+from replica.quadrature import PANEL_ORDER
 from replica.result import ConvergenceError
 from spectra import Spectrum
 
@@ -93,76 +99,140 @@ def _check_channel(channel) -> None:
                          f"classification data), got {channel!r} with labels {labels}")
 
 
-def _visible_law(channel: Channel, rho: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes ``(y, xi, weight)`` of the joint law of the label and the standardised teacher field
-    ``xi = nu/sqrt(rho)``, for a teacher the student sees fully (``rho_lin = rho``)."""
-    noise = getattr(channel, "noise", None)
-    flip = getattr(channel, "flip", None)
-    expr = getattr(channel, "expr", None)
+#: Largest number of uniform panels per half-line of the rule in ``nu`` (resolves likelihoods that vary on
+#: scales down to ``12 sqrt(rho) / MAX_PANELS``; sharper variation is resolved only at ``nu = 0``, by grading).
+MAX_PANELS = 4000
+#: Relative agreement required between the rule and a rule of twice the order at the minimiser.
+SELF_CHECK_RTOL = 1e-9
+
+
+def _label_law(channel: Channel, rho: float):
+    """``(P0, scale)``: the law of the label given the teacher field as a vectorised ``P0(y, nu)``, and the scale
+    on which it varies fastest; None for a channel type that exposes neither."""
+    noise, flip, expr = (getattr(channel, a, None) for a in ("noise", "flip", "expr"))
     if noise is not None and flip is not None:  # sign, probit, flips: P0 = flip + (1 - 2 flip) Phi(y nu / sqrt noise)
-        width = np.sqrt(noise / rho) if noise > 0 else 1.0
-        xi, w = gaussian_panels(1.0, width, scale=min(1.0, 0.5 / np.sqrt(rho)))
-        xi = np.concatenate([xi, xi])
-        w = np.concatenate([w, w])
-        y = np.repeat([-1.0, 1.0], w.size // 2)
-        nu = np.sqrt(rho) * xi
-        step = special.ndtr(y * nu / np.sqrt(noise)) if noise > 0 else (y * nu > 0).astype(float)
-        return y, xi, w * (flip + (1.0 - 2.0 * flip) * step)
-    if expr is not None:  # a likelihood P0(y|z): smooth, evaluated on the same panels
+        def p0(y, nu):
+            step = special.ndtr(y * nu / np.sqrt(noise)) if noise > 0 else (y * nu > 0).astype(float)
+            return flip + (1.0 - 2.0 * flip) * step
+        return p0, (np.sqrt(noise) if noise > 0 else np.sqrt(rho))
+    if expr is not None:  # a likelihood P0(y|z): its fastest variation from sympy's derivative, on a fine grid
         p0 = lambdify_safe(expr, (Y, Z))
-        sc = min(1.0, 0.25 / np.sqrt(rho))
-        xi, w = gaussian_panels(1.0, sc, scale=sc)
-        xi = np.concatenate([xi, xi])
-        w = np.concatenate([w, w])
-        y = np.repeat([-1.0, 1.0], w.size // 2)
-        return y, xi, w * p0(y, np.sqrt(rho) * xi)
-    raise TypeError(f"separability_threshold needs the law of the label given the teacher field when the "
-                    f"student sees the whole teacher (rho_lin = rho); {channel!r} exposes neither the "
-                    f"sign-family parameters (noise, flip) nor a likelihood expression (expr)")
+        dp0 = lambdify_safe(sp.diff(expr, Z), (Y, Z))
+        grid = np.linspace(-12.0, 12.0, 24001) * np.sqrt(rho)
+        slope = max(float(np.max(np.abs(dp0(np.full_like(grid, y), grid)))) for y in (-1.0, 1.0))
+        return p0, min(np.sqrt(rho), 1.0 / max(slope, 1e-300))
+    return None
 
 
-def _joint_law(channel: Channel, rho: float, rho_lin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes ``(y, xi, weight)`` of the joint law of the label and ``xi = nu_lin/sqrt(rho_lin)``."""
-    if rho - rho_lin <= FULLY_VISIBLE_RTOL * rho:
-        y, xi, w = _visible_law(channel, rho)
-    else:
-        # (nu, omega) with Var nu = rho, Var omega = Cov = rho_lin is exactly (nu, nu_lin)
-        meas = channel.measure(rho, rho_lin, rho_lin)
-        y, xi, w = meas.y, meas.omega / np.sqrt(rho_lin), meas.wz
-    keep = w > 0
-    y, xi, w = y[keep], xi[keep], w[keep]
-    total = float(np.sum(w))
-    if not np.all(np.isfinite(w)) or abs(total - 1.0) > 1e-8:
-        raise ConvergenceError(f"the quadrature of the label law of {channel!r} at rho = {rho:g}, rho_lin = "
-                               f"{rho_lin:g} has total weight {total!r} instead of 1")
-    return y, xi, w
+def _nu_rule(rho: float, width: float, scale: float, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre rule for ``E f(nu)``, ``nu ~ N(0, rho)``, ``f`` smooth on each side of 0, varying
+    on scale ``width`` near 0 and ``scale`` elsewhere: panels graded geometrically from ``width/4`` at the origin,
+    uniform (``<= scale/2``, at most ``MAX_PANELS``) out to 12 standard deviations; weights include the density."""
+    span = 12.0 * np.sqrt(rho)
+    start = min(width, scale, span) / 4.0
+    geo = start * 2.0 ** np.arange(0, int(np.ceil(np.log2(span / start))) + 1)
+    step = max(min(scale / 2.0, span / 24.0), span / MAX_PANELS)
+    edges = np.unique(np.concatenate([[0.0, span], geo[geo < span], np.arange(step, span, step)]))
+    x0, w0 = np.polynomial.legendre.leggauss(order)
+    a, b = edges[:-1, None], edges[1:, None]
+    x = (0.5 * (b - a) * x0 + 0.5 * (a + b)).ravel()
+    w = (0.5 * (b - a) * w0).ravel()
+    x = np.concatenate([-x[::-1], x])
+    w = np.concatenate([w[::-1], w]) * np.exp(-0.5 * x * x / rho) / np.sqrt(2.0 * np.pi * rho)
+    return x, w
 
 
-def _h_min(u: np.ndarray, w: np.ndarray) -> float:
-    r""":math:`\min_t \sum_j w_j \psi(t u_j)` for a law of ``u = y xi`` given by nodes ``u`` and weights ``w``.
+def _nodes(p0, width: float, scale: float, rho: float, rho_lin: float, order: int):
+    """Nodes of ``h(t) = E_nu sum_y P0(y|nu) sigma_t^2 psi(t y c nu / sigma_t)``: ``(a, w)`` with ``a = y c nu``,
+    ``c = sqrt(rho_lin)/rho`` (so that ``a = y E[xi | nu]``) and ``w = P0(y|nu)`` times the rule's weight."""
+    nu, w = _nu_rule(rho, width, scale, order)
+    c = np.sqrt(rho_lin) / rho
+    a = np.concatenate([-c * nu, c * nu])
+    wy = np.concatenate([w * p0(np.full_like(nu, -1.0), nu), w * p0(np.full_like(nu, 1.0), nu)])
+    total = float(np.sum(wy))
+    if not np.all(np.isfinite(wy)) or np.any(wy < -1e-15) or abs(total - 1.0) > 1e-8:
+        raise ConvergenceError(f"the quadrature of the label law at rho = {rho:g} has total weight {total!r} "
+                               f"instead of 1 (is P0 a probability over the labels -1, +1?)")
+    keep = wy > 0
+    return a[keep], wy[keep]
 
-    Strictly convex in ``t``; its derivative is bracketed by doubling steps away from ``t = 0`` and solved
-    with Brent's method. If no ``u`` is negative the infimum is 0, approached as ``t -> -inf``.
+
+def _h(t: float, a: np.ndarray, w: np.ndarray, s2: float) -> float:
+    sig = np.sqrt(1.0 + t * t * s2)
+    return float((1.0 + t * t * s2) * np.dot(w, _psi(t * a / sig)))
+
+
+def _dh(t: float, a: np.ndarray, w: np.ndarray, s2: float) -> float:
+    sig = np.sqrt(1.0 + t * t * s2)
+    x = t * a / sig
+    return float(2.0 * t * s2 * np.dot(w, _psi(x)) + np.dot(w, a * _dpsi(x)) / sig)
+
+
+def _h_min(a: np.ndarray, w: np.ndarray, s2: float = 0.0) -> tuple[float, float]:
+    r"""``(min_t h(t), argmin)`` for :math:`h(t) = E[(t y \xi + Z)_+^2]` with
+    :math:`y\xi \mid \nu \sim N(a, s^2)`: by :math:`E(\mu + \sigma Z)_+^2 = \sigma^2\psi(\mu/\sigma)`,
+    :math:`h(t) = \sum_j w_j \sigma_t^2 \psi(t a_j/\sigma_t)`, :math:`\sigma_t^2 = 1 + t^2 s^2`.
+
+    Convex in ``t``; its derivative is bracketed by doubling steps away from ``t = 0`` and solved with Brent's
+    method. With ``s2 = 0`` and no ``a < 0`` the infimum is 0, approached as ``t -> -inf`` (returned as
+    ``(0.0, -inf)``).
     """
-    def dh(t: float) -> float:
-        return float(np.dot(w, u * _dpsi(t * u)))
-
-    d0 = dh(0.0)
+    d0 = _dh(0.0, a, w, s2)
     if d0 == 0.0:
-        return float(np.dot(w, _psi(0.0 * u)))
+        return _h(0.0, a, w, s2), 0.0
     direction = -1.0 if d0 > 0 else 1.0
-    if not np.any(direction * u > 0):  # u never on the side that stops t: h -> 0 as |t| -> inf
-        return 0.0
+    if s2 == 0.0 and not np.any(direction * a > 0):  # h decreases to 0 as |t| -> inf
+        return 0.0, direction * np.inf
     lo, hi = 0.0, direction
     for _ in range(200):
-        if np.sign(dh(hi)) != np.sign(d0):
+        if np.sign(_dh(hi, a, w, s2)) != np.sign(d0):
             break
         lo, hi = hi, 2.0 * hi
     else:
         raise ConvergenceError(f"could not bracket the minimiser of h(t) (|t| reached {abs(hi):.3g})")
-    a, b = min(lo, hi), max(lo, hi)
-    t = optimize.brentq(dh, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return float(np.dot(w, _psi(t * u)))
+    t = optimize.brentq(_dh, min(lo, hi), max(lo, hi), args=(a, w, s2), xtol=1e-14,
+                        rtol=4 * np.finfo(float).eps, maxiter=500)
+    return _h(t, a, w, s2), t
+
+
+def _h_channel(channel: Channel, rho: float, rho_lin: float) -> float:
+    """Candès & Sur's ``h`` of the standardised visible field for any ``+-1`` channel (module docstring)."""
+    law = _label_law(channel, rho)
+    visible = rho - rho_lin <= FULLY_VISIBLE_RTOL * rho
+    if law is None:
+        if visible:
+            raise TypeError(f"separability_threshold needs the law of the label given the teacher field when "
+                            f"the student sees the whole teacher (rho_lin = rho); {channel!r} exposes neither "
+                            f"the sign-family parameters (noise, flip) nor a likelihood expression (expr)")
+        # (nu, omega) with Var nu = rho, Var omega = Cov = rho_lin is exactly (nu, nu_lin)
+        meas = channel.measure(rho, rho_lin, rho_lin)
+        keep = meas.wz > 0
+        a, w = meas.y[keep] * meas.omega[keep] / np.sqrt(rho_lin), meas.wz[keep]
+        if abs(float(np.sum(w)) - 1.0) > 1e-8:
+            raise ConvergenceError(f"{channel!r}.measure has total weight {float(np.sum(w))!r} instead of 1")
+        return _h_min(a, w)[0]
+    p0, scale = law
+    width = scale
+    s2 = 0.0 if visible else 1.0 - rho_lin / rho
+    rho_lin = rho if visible else rho_lin
+    c = np.sqrt(rho_lin) / rho
+    for _ in range(8):
+        a, w = _nodes(p0, width, scale, rho, rho_lin, PANEL_ORDER)
+        h, t = _h_min(a, w, s2)
+        if not np.isfinite(t):
+            return h
+        # psi(t a / sigma_t) turns over where |t c nu| ~ sigma_t: the rule must resolve that scale at nu = 0 too
+        feature = np.sqrt(1.0 + t * t * s2) / (abs(t) * c) if t != 0 else np.inf
+        if feature >= width:
+            break
+        width = feature
+    a2, w2 = _nodes(p0, width, scale, rho, rho_lin, 2 * PANEL_ORDER)  # self-check: twice the order on the same panels
+    h2 = _h(t, a2, w2, s2)
+    if abs(h2 - h) > SELF_CHECK_RTOL * max(h, 1e-300):
+        raise ConvergenceError(f"the quadrature of h for {channel!r} is not resolved (h = {h!r} with "
+                               f"{PANEL_ORDER}-point panels, {h2!r} with {2 * PANEL_ORDER}); the likelihood "
+                               f"varies on scales finer than its panels")
+    return h
 
 
 def separability_threshold(spectrum: Spectrum, channel: Channel, *, rank_rtol: float | None = None) -> float:
@@ -248,9 +318,5 @@ def separability_threshold(spectrum: Spectrum, channel: Channel, *, rank_rtol: f
     rho = float(spectrum.rho)
     rho_lin = float(np.sum(t[kept] / s[kept])) / spectrum.k
     rho_lin = min(max(rho_lin, 0.0), rho)
-    if rho_lin == 0.0:  # labels independent of the features: Cover's h = E[Z_+^2] = 1/2
-        h = 0.5
-    else:
-        y, xi, w = _joint_law(channel, rho, rho_lin)
-        h = _h_min(y * xi, w)
+    h = 0.5 if rho_lin == 0.0 else _h_channel(channel, rho, rho_lin)  # rho_lin = 0: Cover's E[Z_+^2] = 1/2
     return float("inf") if h <= 0.0 else rank / (p * h)
