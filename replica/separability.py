@@ -35,8 +35,9 @@ teacher field, :math:`y\xi` is Gaussian (mean :math:`y\sqrt{\rho_{lin}}\,\nu/\rh
 teacher field :math:`\nu \sim N(0, \rho)`, with the channel's own law :math:`P_0(y \mid \nu)` (the sign family's
 closed form, or the expression of a :meth:`~replica.Channel.from_likelihood` channel), convex in ``t`` and
 minimised by a bracketed root of :math:`h'(t)`. The rule in :math:`\nu` is composite Gauss-Legendre, split at
-:math:`\nu = 0` (the step of a sign teacher), graded there down to the scale of the likelihood's steepest slope
-(from sympy's derivative) and uniform elsewhere; the result is re-evaluated with twice the order, and a
+:math:`\nu = 0` (the step of a sign teacher), graded there down to the finer of the likelihood's scale (from
+sympy's derivative) and the width of the integrand's kink at :math:`\nu = 0` (about :math:`1/|t|`, refined after
+a first minimisation), uniform elsewhere; the result is re-evaluated with twice the order, and a
 disagreement beyond ``1e-9`` raises :class:`replica.ConvergenceError` rather than returning a number. A channel
 type that exposes neither law goes through :meth:`replica.Channel.measure` at overlaps
 :math:`q = m = \rho_{lin}` (exactly the joint law of ``y`` and :math:`\nu_{lin}`), which needs

@@ -130,7 +130,7 @@ def test_fully_visible_sign_teacher_is_separable_at_every_alpha():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", ["structured flip", "isotropic logit (Candes-Sur)"])
 def test_crossing_matches_the_theory_at_larger_p(case, seed):
     """Reference: replica.separability_threshold. p = 160 (rank 128 for the structured spectrum, 160 for the
