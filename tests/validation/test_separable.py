@@ -143,5 +143,7 @@ def test_crossing_matches_the_theory_at_larger_p(case, seed):
     theory = separability_threshold(spec, ch)
     res = simulate_separability(spec, ch, alpha_max=1.4 * theory, draws=100, seed=seed, progress=False)
     ok, (lo, hi), tol = _crossing_agrees(res, theory)
+    print(f"{case}, seed {seed}: alpha_sep {theory:.4f}, median {res.median():.4f}, interval ({lo:.4f}, {hi:.4f}), "
+          f"tolerance {tol:.4f}, censored {int(res.censored.sum())}, LPs {res.lp_solves}")
     assert ok, (theory, (lo, hi), tol)
     assert hi + tol < 1.15 * theory and lo - tol > 0.85 * theory, (theory, (lo, hi), tol)
