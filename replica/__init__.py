@@ -2,10 +2,10 @@
 
 The public surface: :class:`Loss`, :class:`Channel`, :func:`solve` (one point), :func:`learning_curve`
 and :func:`lambda_path` (warm-started sweeps returning a :class:`Curve`), :func:`optimal_lambda`,
-:func:`solve_square` (the scalar ridge reduction) and :func:`equations` (the saddle-point equations as
-sympy objects). At ``p = infinity`` (a :class:`spectra.SpectralDensity` in place of the spectrum):
-:func:`random_features_curve` (random features along ``p/n``) and :func:`kernel_learning_curve` (per-sample
-spectra along ``n``).
+:func:`solve_square` (the scalar ridge reduction), :func:`separability_threshold` (the sample ratio below
+which the data are linearly separable) and :func:`equations` (the saddle-point equations as sympy objects).
+At ``p = infinity`` (a :class:`spectra.SpectralDensity` in place of the spectrum): :func:`random_features_curve`
+(random features along ``p/n``) and :func:`kernel_learning_curve` (per-sample spectra along ``n``).
 """
 
 __gaussequiv__ = True  # marker checked by gaussequiv.integrity (a foreign package of this name lacks it)
@@ -27,10 +27,12 @@ from replica.random_features import (
 )
 from replica.result import ConvergenceError, Solution
 from replica.ridge import solve_square
+from replica.separability import separability_threshold
 from replica.solver import solve
 from replica.symbolic_equations import Equations, equations
 
 __all__ = ["BayesCurve", "BayesSolution", "Channel", "ConvergenceError", "Curve", "Equations", "Loss",
            "NonConvexLossError", "RandomFeaturesCurve", "Solution", "bayes_optimal", "bayes_optimal_curve",
            "equations", "kernel_learning_curve", "lambda_from_mei_montanari", "lambda_path", "learning_curve",
-           "mei_montanari_lambda", "optimal_lambda", "random_features_curve", "solve", "solve_square"]
+           "mei_montanari_lambda", "optimal_lambda", "random_features_curve",
+           "separability_threshold", "solve", "solve_square"]

@@ -8,6 +8,8 @@
   for growing input dimension, with its Monte Carlo floor (:class:`EquivalenceResult`);
 * :func:`gaussian_control`: the Gaussian covariate model with the same covariances, as a problem
   :func:`simulate` runs (separates a Gaussian-equivalence gap from a theory error);
+* :func:`simulate_separability` and :func:`is_separable`: linear-programming feasibility of Gaussian covariate
+  data at finite size, the check of :func:`replica.separability_threshold` (:class:`SeparabilityResult`);
 * :mod:`validation.fit`: the estimators themselves.
 """
 
@@ -23,9 +25,10 @@ from validation.amp import AmpSimulation, GampResult, gamp, simulate_amp
 from validation.compare import GROUPS, LEVEL, Comparison, GroupVerdict, compare, plot
 from validation.control import GaussianControl, gaussian_control
 from validation.equivalence import EquivalenceResult, gaussian_equivalence, sliced_wasserstein
+from validation.separable import SeparabilityResult, is_separable, simulate_separability
 from validation.simulate import QUANTITIES, Covariances, SimulationResult, SimulationWarning, sample_labels, simulate
 
 __all__ = ["GROUPS", "LEVEL", "QUANTITIES", "AmpSimulation", "Comparison", "Covariances", "EquivalenceResult",
-           "GampResult", "GaussianControl", "GroupVerdict", "SimulationResult", "SimulationWarning", "compare", "fit",
-           "gamp", "gaussian_control", "gaussian_equivalence", "plot", "sample_labels", "simulate", "simulate_amp",
-           "sliced_wasserstein"]
+           "GampResult", "GaussianControl", "GroupVerdict", "SeparabilityResult", "SimulationResult",
+           "SimulationWarning", "compare", "fit", "gamp", "gaussian_control", "gaussian_equivalence", "is_separable",
+           "plot", "sample_labels", "simulate", "simulate_amp", "simulate_separability", "sliced_wasserstein"]

@@ -39,11 +39,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 from tqdm.auto import tqdm
 
+from gaussequiv import checks
 from gaussequiv.seeding import SeedLike, stream
-from validation.simulate import _int
 
 __all__ = ["EquivalenceResult", "gaussian_equivalence", "sliced_wasserstein"]
 
@@ -101,7 +101,7 @@ def sliced_wasserstein(samples, cov, *, mean=None, n_directions: int = 200, seed
     if mean is not None:
         x = x - np.asarray(mean, dtype=float)
     white = np.linalg.solve(chol, x.T).T
-    dirs = _directions(x.shape[1], _int("n_directions", n_directions, 1), stream(seed, "validation.directions"))
+    dirs = _directions(x.shape[1], checks.integer("n_directions", n_directions), stream(seed, "validation.directions"))
     return float(np.sqrt(max(float(np.mean(_w2_to_standard_normal(white @ dirs.T))), 0.0)))
 
 
@@ -138,6 +138,8 @@ class EquivalenceResult:
     weights : str
         ``"random"``, ``"localised"`` or ``"custom"``.
     generator : str
+    floor_repeats : int
+        Gaussian samples behind ``floor`` and ``floor_sd``.
     """
 
     sizes: np.ndarray
@@ -156,10 +158,30 @@ class EquivalenceResult:
     exact: bool
     weights: str
     generator: str
+    floor_repeats: int
 
     def to_dict(self) -> dict:
         """All fields as a plain dictionary."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def floor_bound(self, alpha: float = 1e-6) -> np.ndarray:
+        r"""Per size, the distance an exactly Gaussian law of the fields stays below with probability
+        ``1 - alpha``: the one-sided prediction bound :math:`\mathrm{floor} + t_{R-1}(1 - \alpha)\,
+        \mathrm{floor\_sd}\sqrt{1 + 1/R}` from the ``R = floor_repeats`` Gaussian repeats (Student's t, so the
+        estimated standard deviation is accounted for; the statistic is treated as normal).
+
+        A distance above it rejects Gaussianity at level ``alpha``; below it, the fields are indistinguishable from
+        the Gaussian with this many samples.
+        """
+        alpha = checks.real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+        r = self.floor_repeats
+        return self.floor + stats.t.isf(alpha, r - 1) * np.sqrt(1.0 + 1.0 / r) * self.floor_sd
+
+    @property
+    def floor_z(self) -> np.ndarray:
+        """``(distance - floor) / floor_sd`` per size: how many floor standard deviations the law of the fields
+        is from what an exactly Gaussian law shows with the same number of samples."""
+        return (self.distance - self.floor) / self.floor_sd
 
     def table(self) -> str:
         """A plain-text table, one row per size."""
@@ -277,20 +299,18 @@ def gaussian_equivalence(generator: str | Callable = "sign", features: Callable 
     >>> res.distance.shape, res.exact
     ((2,), True)
     """
-    n_samples = _int("n_samples", n_samples, 10)
-    K, M = _int("K", K, 1), _int("M", M, 1)
-    floor_repeats = _int("floor_repeats", floor_repeats, 2)
-    n_directions = _int("n_directions", n_directions, 1)
-    batch_size = _int("batch_size", batch_size, 1)
-    n_reference = 4 * n_samples if n_reference is None else _int("n_reference", n_reference, 10)
+    n_samples = checks.integer("n_samples", n_samples, 10)
+    K, M = checks.integer("K", K), checks.integer("M", M)
+    floor_repeats = checks.integer("floor_repeats", floor_repeats, 2)
+    n_directions = checks.integer("n_directions", n_directions)
+    batch_size = checks.integer("batch_size", batch_size)
+    n_reference = 4 * n_samples if n_reference is None else checks.integer("n_reference", n_reference, 10)
     if isinstance(sizes, (int, np.integer, str)):
         raise TypeError(f"sizes must be a sequence of ints, got {sizes!r}")
-    sizes = np.array([_int("sizes[i]", int(s) if isinstance(s, np.integer) else s, 2) for s in sizes])
+    sizes = np.array([checks.integer(f"sizes[{i}]", s, 2) for i, s in enumerate(sizes)])
     if sizes.size < 1:
         raise ValueError("sizes must not be empty")
-    delta = float(delta)
-    if not (np.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta = D/N must be finite and > 0, got {delta}")
+    delta = checks.real("delta", delta, low=0.0, low_open=True)
     if features is not None and not callable(features):
         raise TypeError("features must be None or a callable (N, seed) -> feature map")
     root = stream(seed, "validation.gaussian_equivalence")
@@ -347,4 +367,5 @@ def gaussian_equivalence(generator: str | Callable = "sign", features: Callable 
     weights_name = weights if isinstance(weights, str) else "custom"
     return EquivalenceResult(sizes=sizes, latent_dims=dims["D"], feature_dims=dims["p"], n_samples=n_samples,
                              **res, slope=_slope(sizes, res["distance"]), excess_slope=_slope(sizes, excess),
-                             exact=exact_all, weights=weights_name, generator=gen_name)
+                             exact=exact_all, weights=weights_name, generator=gen_name,
+                             floor_repeats=floor_repeats)

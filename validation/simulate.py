@@ -388,10 +388,6 @@ def _draw(generator, features, mean_v, teacher_theta, n, rng, batch_size):
     return np.concatenate(vs), np.concatenate(nus)
 
 
-def _int(name, value, minimum):
-    """:func:`gaussequiv.checks.integer` under its old private name (``validation.equivalence`` imports it)."""
-    return checks.integer(name, value, minimum)
-
 
 def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covariances, p: int | None = None,
              n_test: int = 10_000, seeds: int = 5, seed: SeedLike = 0, tol: float = 1e-6,

@@ -16,14 +16,23 @@ LEVEL = 1e-3
 
 
 def test_full_local_fields(tmp_path):
-    """Reference: exact covariances / Monte Carlo floor. Sign generator: the distance falls with N (largest
-    below smallest by 5 floor sd, negative slope); both negative controls stay above floor + 10 sd."""
-    res = local_fields.run(tmp_path, progress=False).results
-    r = res[("single-layer sign", "random")]
-    assert r.distance[-1] < r.distance[0] - 5 * r.floor_sd[0] and r.slope < 0
-    for gen in ("single-layer sign", "fashion-dcgan pixels"):
-        loc = res[(gen, "localised")]
-        assert np.all(loc.distance > loc.floor + 10 * loc.floor_sd)
+    """Reference: exact covariances / Monte Carlo floor. The figure's claims (paper_figures/local_fields.py
+    docstring) at paper scale: both negative controls beyond the 1 - 1e-6 Gaussian bound at every N, the
+    pretrained one not falling; random weights on the sign generator beyond it at the smallest N, within it at
+    the largest; and the distance falls with N (negative log-log slope)."""
+    res = local_fields.run(tmp_path, progress=False)
+    claims = res.claims()
+    assert all(claims.values()), {k: v for k, v in claims.items() if not v}
+    assert res.results[("single-layer sign", "random")].slope < 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_quick_local_fields_claims_at_other_seeds(tmp_path, seed):
+    """The quick figure's claims are randomised criteria: they must hold at any seed, not only at the seed 0 of
+    test_quick.py (--seed 2 broke the criterion they replace: a localised control 0.099 from the Gaussian against
+    random weights at 0.118 at N = 4)."""
+    claims = local_fields.run(tmp_path, quick=True, seed=seed, progress=False).claims()
+    assert all(claims.values()), {k: v for k, v in claims.items() if not v}
 
 
 def test_full_online_sgd(tmp_path):

@@ -43,40 +43,32 @@ def spec(out):
     return spectra.run(out, quick=True, seed=0, progress=False)
 
 
-def test_local_fields_sign_generator_becomes_gaussian(fields):
-    """Reference: exact Omega, Phi (arcsine law) and the Monte Carlo floor. For random student weights on
-    a single-layer sign generator the sliced W2 distance falls with N: the largest N is closer to the
-    Gaussian than the smallest by more than 5 floor standard deviations, the log-log slope is negative, and
-    the largest N is within 2x the floor."""
-    r = fields.results[("single-layer sign", "random")]
-    assert r.exact
-    assert r.distance[-1] < r.distance[0] - 5 * r.floor_sd[0]
-    assert r.slope < 0
-    assert r.distance[-1] < 2 * r.floor[-1]
+def test_local_fields_claims_hold(fields):
+    """Reference: exact Omega, Phi (arcsine law) for the sign generator, an independent reference sample for the
+    pretrained one, and the Monte Carlo floor (the same statistic on exactly Gaussian samples, 30 repeats, giving
+    a 1 - 1e-6 bound for a Gaussian law). The figure's claims (paper_figures/local_fields.py docstring): both
+    negative controls stay beyond that bound at every N, the pretrained one's (the same pixels at every N) does
+    not fall with N; random weights on the sign generator are beyond it at the smallest N and within it at the
+    largest. These hold at any seed
+    (tests/paper_figures/test_full.py runs seeds 1-5); nothing is claimed of the pretrained generator's
+    random-weight fields."""
+    claims = fields.claims()
+    assert len(claims) == 5
+    assert all(claims.values()), {k: v for k, v in claims.items() if not v}
+    assert fields.results[("single-layer sign", "random")].exact
     _written(fields.png)
     _written(fields.csv)
 
 
-@pytest.mark.parametrize("gen", ["single-layer sign", "fashion-dcgan pixels"])
-def test_local_fields_negative_control_does_not_vanish(fields, gen):
-    """Reference: theory §7 step 5. A localised student weight (lambda is one generator unit) stays far from
-    the Gaussian at every N (above the floor by 10 floor sd and 5x the floor) and does not fall (largest N
-    >= 0.8 x smallest N)."""
-    loc = fields.results[(gen, "localised")]
-    assert np.all(loc.distance > loc.floor + 10 * loc.floor_sd)
-    assert np.all(loc.distance > 5 * loc.floor)
-    assert loc.distance[-1] >= 0.8 * loc.distance[0]
-
-
-def test_local_fields_pretrained_generator_random_weights_beat_the_control(fields):
-    """Reference: the negative control of the same generator and pixels. Random weights on the pretrained
-    generator's pixels are at every N at least 4x closer to the Gaussian than the localised control; at the
-    smallest N (4 pixels) they are visibly non-Gaussian (above the floor by 5 floor sd). Monotone decrease to
-    the floor is NOT asserted for this generator: it is not observed (see the figure)."""
-    rnd = fields.results[("fashion-dcgan pixels", "random")]
-    loc = fields.results[("fashion-dcgan pixels", "localised")]
-    assert np.all(rnd.distance < loc.distance / 4)
-    assert rnd.distance[0] > rnd.floor[0] + 5 * rnd.floor_sd[0]
+def test_local_fields_control_criterion_has_power(fields):
+    """The control's criterion rejects a field that is Gaussian: the sign generator's random-weight fields put in
+    the place of its localised control fail 'beyond the Gaussian bound at every N' (they are within it at the
+    largest N)."""
+    swapped = dict(fields.results)
+    swapped[("single-layer sign", "localised")] = fields.results[("single-layer sign", "random")]
+    fake = local_fields.LocalFieldsResult(results=swapped, png=fields.png, csv=fields.csv)
+    key = "single-layer sign: localised control beyond the Gaussian bound at every N"
+    assert not fake.claims()[key]
 
 
 @pytest.mark.parametrize("name", ["single-layer sign", "random DCGAN", "fashion-dcgan"])
