@@ -185,17 +185,25 @@ def solve(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lam: f
     max_iter = checks.integer("max_iter", max_iter, minimum=1)
     if loss.is_square:
         return solve_square(spectrum, channel, alpha, lam, strict=strict)
-    if lam == 0:
-        raise ValueError(f"lam = 0 is supported only for the square loss (exact ridgeless limit); for "
-                         f"{loss.name} use a small lam > 0")
     problem = SaddlePointMap(spectrum, loss, channel, alpha)
+    if lam == 0:
+        return _solve_unregularised(problem, loss, channel, alpha, tol, max_iter, damping, acceleration, init,
+                                    strict)
+    return _solve_routes(problem, lam, init, tol=tol, max_iter=max_iter, damping=damping, acceleration=acceleration,
+                         strict=strict)
+
+
+def _solve_routes(problem: SaddlePointMap, lam: float, init, *, tol: float, max_iter: int, damping: float,
+                  acceleration: bool, strict: bool, continuation: bool = True) -> Solution:
+    """The direct starts, then continuation in ``lam``; the first converged route wins."""
+    rho = problem.rho
     kwargs = dict(tol=tol, damping=damping, acceleration=acceleration)
     first = UNINFORMED if init is None else (init if isinstance(init, str) else "warm start")
-    starts = [(initial_point(init, spectrum.rho), first)]
+    starts = [(initial_point(init, rho), first)]
     if init is not None and first != UNINFORMED:
-        starts.append((initial_point(None, spectrum.rho), UNINFORMED))
+        starts.append((initial_point(None, rho), UNINFORMED))
     if first != INFORMED:
-        starts.append((initial_point(INFORMED, spectrum.rho), INFORMED))
+        starts.append((initial_point(INFORMED, rho), INFORMED))
     spent = 0
     tried: list[_Attempt] = []
     for x0, label in starts:
@@ -206,7 +214,7 @@ def solve(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lam: f
         if res.converged:
             return _finish(problem, lam, res, _route_text(label, tried), spent, strict)
         tried.append(_Attempt(res, label))
-    if spent < max_iter:
+    if continuation and spent < max_iter:
         res, label, used = _continuation_in_lam(problem, lam, max_iter - spent, kwargs)
         spent += used
         if res is not None and res.converged:
@@ -222,6 +230,62 @@ def solve(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lam: f
                                "max_iterations", res.damping, f"the budget of {max_iter} map evaluations ran out "
                                "before any route converged: pass a larger max_iter")
     return _finish(problem, lam, res, _route_text("failed", tried), spent, strict)
+
+
+#: lam = 0: the warm start for the unregularised fixed point comes from this penalty (continuous in lam above the
+#: separability threshold, and the solution there is ~ this far from the limit).
+LAM_ZERO_BRIDGE = 1e-10
+#: Relative distance to the separability threshold inside which lam = 0 is refused (the norm diverges there).
+THRESHOLD_RTOL = 1e-9
+#: Losses with an unregularised limit this solver handles: logistic (the MLE, which exists iff the data are not
+#: separable).
+_LAM_ZERO_LOSSES = ("logistic",)
+
+
+def _solve_unregularised(problem: SaddlePointMap, loss: Loss, channel: Channel, alpha: float, tol: float,
+                         max_iter: int, damping: float, acceleration: bool, init, strict: bool) -> Solution:
+    """``lam = 0`` for a margin loss: the unregularised minimiser exists iff the data are not separable.
+
+    Above :func:`replica.separability_threshold` the fixed point at ``lam = 0`` is iterated directly (warm-started
+    from ``lam = LAM_ZERO_BRIDGE`` when the direct starts fail); below it the status is ``separable`` (the norm
+    of the minimiser is infinite; ``strict`` raises).
+    """
+    from replica.separability import separability_threshold
+
+    if loss.name not in _LAM_ZERO_LOSSES:
+        raise ValueError(f"lam = 0 is supported for the square loss (exact ridgeless limit) and the logistic loss "
+                         f"(the unregularised MLE above the separability threshold); for {loss.name} use lam > 0")
+    if not channel.is_classification:
+        raise ValueError(f"lam = 0 with the {loss.name} loss needs labels +-1")
+    threshold = separability_threshold(problem.spectrum, channel)
+    if np.isfinite(threshold) and abs(alpha - threshold) <= THRESHOLD_RTOL * threshold:
+        raise ValueError(f"alpha = {alpha:g} is the separability threshold {threshold:.10g}: the unregularised "
+                         f"{loss.name} minimiser's norm diverges there; use lam > 0 or another alpha")
+    kwargs = dict(tol=tol, max_iter=max_iter, damping=damping, acceleration=acceleration)
+    if alpha < threshold:
+        nan = np.full(3, np.nan)
+        res = FixedPointResult(nan, nan, None, np.nan, np.nan, 0, "separable", 0.0,
+                               f"the training data are linearly separable at alpha = {alpha:g} < {threshold:.6g} "
+                               f"(replica.separability_threshold): the unregularised {loss.name} minimiser does not "
+                               "exist (its norm is infinite). Use lam > 0; as lam -> 0 logistic regression tends to "
+                               "the max-margin classifier in direction")
+        return _finish(problem, 0.0, res, "separability threshold", 0, strict)
+    direct = _solve_routes(problem, 0.0, init, strict=False, continuation=False, **kwargs)
+    if direct.converged:
+        return direct
+    bridge = _solve_routes(problem, LAM_ZERO_BRIDGE, None, strict=False, **kwargs)
+    if bridge.converged:
+        res = problem.run(0.0, np.array([bridge.V, bridge.q, bridge.m]), tol=tol, max_iter=max_iter,
+                          damping=damping, acceleration=acceleration)
+        if res.converged:
+            return _finish(problem, 0.0, res, f"warm start from lam = {LAM_ZERO_BRIDGE:g} (after {direct.route})",
+                           direct.iterations + bridge.iterations + res.iterations, strict)
+    if strict:
+        _finish(problem, 0.0, FixedPointResult(np.array([direct.V, direct.q, direct.m]), np.full(3, np.nan), None,
+                                               direct.residual, direct.error_estimate, direct.iterations,
+                                               direct.status, direct.damping, direct.message), direct.route,
+                direct.iterations, strict)
+    return direct
 
 
 @dataclass

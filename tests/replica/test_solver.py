@@ -156,7 +156,8 @@ def test_bad_solver_arguments(kwargs, match):
 
 
 def test_bad_problem_combinations():
-    """Wrong types, lam = 0 off the supported path, and a classification loss on real labels are refused."""
+    """Wrong types, lam = 0 off the supported paths (square, logistic), and a classification loss on real labels are
+    refused."""
     spec = Spectrum.isotropic(10)
     with pytest.raises(TypeError, match="spectrum"):
         solve(np.ones(10), Loss.square(), Channel.linear(), 1.0, 0.1)
@@ -167,7 +168,7 @@ def test_bad_problem_combinations():
     with pytest.raises(TypeError, match="alpha"):
         solve(spec, Loss.square(), Channel.linear(), "1", 0.1)
     with pytest.raises(ValueError, match="lam = 0"):
-        solve(spec, Loss.logistic(), Channel.sign(), 2.0, 0.0)
+        solve(spec, Loss.from_expr("log(1 + exp(-y*z))"), Channel.sign(), 2.0, 0.0)
     with pytest.raises(ValueError, match="labels"):
         solve(spec, Loss.logistic(), Channel.linear(), 2.0, 0.1)
 
