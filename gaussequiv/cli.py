@@ -45,7 +45,7 @@ EPILOG = f"""\
 exit status (every command):
   {EXIT_CODES['ok']}    success (validate: the theory agrees with the generator data)
   {EXIT_CODES['error']}    error while running: a missing or unreadable file, a fixed point that did not converge,
-       another package shadowing one of gaussequiv's, ...
+       an optional part not installed, another package shadowing one of gaussequiv's, ...
   {EXIT_CODES['usage']}    usage: the command line or an option's value is wrong (the message names the option)
   {EXIT_CODES['disagree']}    validate: the theory disagrees with the generator data
   {EXIT_CODES['incomplete']}    validate: incomplete (a theory point or a fit did not converge, nothing disagrees)
@@ -151,9 +151,8 @@ def _file_errors() -> tuple[type[BaseException], ...]:
 
 def _status(exc: BaseException) -> tuple[int, str]:
     """(exit status, message prefix) of an exception a command raised."""
-    from gaussequiv.integrity import ForeignPackageError
-
-    if isinstance(exc, (*_file_errors(), OSError, ForeignPackageError)):
+    # ImportError: an optional part is not installed, or gaussequiv.integrity.ForeignPackageError (a subclass)
+    if isinstance(exc, (*_file_errors(), OSError, ImportError)):
         return EXIT_CODES["error"], "error"
     if isinstance(exc, (ValueError, TypeError)):
         return EXIT_CODES["usage"], "error"
@@ -172,11 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     A subcommand's ``func`` may return its own exit status as an int (``gaussequiv validate``: 0 agree, 3
     disagree, 4 incomplete); any other return value is 0. Errors are reported in one line on stderr, without a
     traceback unless ``--debug`` is given: bad input (ValueError, TypeError) exits with 2, like argparse's usage
-    errors; a failure while running (a missing or unreadable file, ``replica.ConvergenceError``,
-    ``gaussequiv.integrity.ForeignPackageError``, ...) with 1.
+    errors; a failure while running (a missing or unreadable file, ``replica.ConvergenceError``, a missing
+    optional package, ``gaussequiv.integrity.ForeignPackageError``, any other exception) with 1.
     """
-    from gaussequiv import tables
-
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     command = _command_in(argv)
     try:
@@ -184,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2), printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_CODES["usage"]
+    from gaussequiv import tables
+
     arguments = {k: v for k, v in vars(args).items() if k != "func"}
     try:
         with log_to_stderr(args.verbose), tables.run_record("gaussequiv", argv, arguments):

@@ -23,6 +23,7 @@ import contextvars
 import csv
 import datetime
 import json
+import logging
 import math
 import numbers
 import os
@@ -34,6 +35,8 @@ __all__ = ["SIDECAR_SUFFIX", "metadata_path", "read_metadata", "run_record", "no
 
 #: Appended to a CSV's file name to name its metadata sidecar.
 SIDECAR_SUFFIX = "-metadata.json"
+
+logger = logging.getLogger(__name__)
 
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("gaussequiv_run", default=None)
 
@@ -217,5 +220,6 @@ def write_csv(path: str | os.PathLike, table, metadata: Mapping | None = None) -
         w = csv.writer(fh)
         w.writerow(names)
         w.writerows([_cell(v) for v in r] for r in rows)
-    write_metadata(path, metadata, columns=names, rows=len(rows))
+    side = write_metadata(path, metadata, columns=names, rows=len(rows))
+    logger.info("wrote %s (%d rows, %d columns) and %s", path, len(rows), len(names), side.name)
     return path

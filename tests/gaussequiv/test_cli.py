@@ -242,12 +242,14 @@ def _spectrum_file(tmp_path) -> str:
     ("convergence", 1, "did not converge: no fixed point"),
     ("foreign", 1, "not gaussequiv's"),
     ("runtime", 1, "error: worker lost"),
+    ("optional", 1, "error: the face generator needs the optional package"),
     ("bug", 1, "internal error (KeyError; --debug shows the traceback)"),
     ("value", 2, "error: lam must be > 0"),
 ])
 def test_errors_while_running(tmp_path, monkeypatch, capsys, error, status, message):
     """Reference: the exit codes. Errors raised while a command runs are one line on stderr with the documented
-    status: replica.ConvergenceError, ForeignPackageError and RuntimeError 1, an unexpected exception 1 (named,
+    status: replica.ConvergenceError, ForeignPackageError, a missing optional package (ImportError) and
+    RuntimeError 1, an unexpected exception 1 (named,
     with the --debug hint), bad input (ValueError) 2. --debug re-raises with the traceback."""
     import replica.cli
     from gaussequiv.integrity import ForeignPackageError
@@ -255,7 +257,8 @@ def test_errors_while_running(tmp_path, monkeypatch, capsys, error, status, mess
 
     exc = {"convergence": ConvergenceError("no fixed point"), "foreign": ForeignPackageError("spectra is not "
            "gaussequiv's"), "runtime": RuntimeError("worker lost"), "bug": KeyError("x"),
-           "value": ValueError("lam must be > 0")}[error]
+           "value": ValueError("lam must be > 0"),
+           "optional": ImportError("the face generator needs the optional package")}[error]
 
     def fail(*args, **kwargs):
         raise exc
