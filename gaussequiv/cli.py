@@ -16,8 +16,10 @@ import contextlib
 import importlib
 import logging
 import sys
+import textwrap
 
 from gaussequiv import __version__
+from gaussequiv.specs import DEFAULT_TEACHER, HELP
 
 __all__ = ["COMMANDS", "EXIT_CODES", "build_parser", "log_to_stderr", "main", "progress"]
 
@@ -41,6 +43,14 @@ DESCRIPTION = ("Gaussian equivalence of generative models: replica learning curv
                "validation on generator data, from the command line. `gaussequiv COMMAND --help` lists a command's "
                "options.")
 
+_SPECS = "\n".join(textwrap.fill(text, 112, initial_indent=f"  {name:<13s}", subsequent_indent=" " * 15,
+                                 break_on_hyphens=False)
+                   for name, text in (("--generator", HELP["generator"]), ("--features", HELP["features"]),
+                                      ("--loss", HELP["loss"]), ("--channel", HELP["channel"]),
+                                      ("--teacher", f"random[:SEED] (default {DEFAULT_TEACHER}, in spectrum and "
+                                                    "validate alike) or averaged"),
+                                      ("grids", HELP["grid"])))
+
 EPILOG = f"""\
 exit status (every command):
   {EXIT_CODES['ok']}    success (validate: the theory agrees with the generator data)
@@ -52,12 +62,7 @@ exit status (every command):
   {EXIT_CODES['interrupted']}  interrupted (Ctrl-C)
 
 specs, the same in every command (gaussequiv.specs):
-  --generator  fashion-dcgan, face-dcgan, dcgan-random[:SEED], single-ACT:DxN[:SEED], deep-ACT:DxH1x...xN[:SEED],
-               isotropic:N
-  --features   identity, rf-ACT:P[:SEED], rff:P[:BANDWIDTH[:SEED]]
-  --loss       square, logistic, hinge, huber[:A]     --channel  linear[:NOISE], sign[:FLIP], probit:NOISE
-  --teacher    random[:SEED] (default random:0, in spectrum and validate alike) or averaged
-  grids        START:STOP:NUM (linear), START:STOP:NUM:log (geometric), a comma list, or one number
+{_SPECS}
 
 outputs: every CSV starts with a header row and has a sidecar NAME.csv-metadata.json (command, version,
 arguments, seeds, sizes). Progress bars are drawn only on a terminal (--no-progress hides them there too);

@@ -174,12 +174,15 @@ def test_parse_teacher():
             specs.parse_teacher(bad, 6)
 
 
-def test_help_lists_every_pretrained_generator():
-    """The static grammar help names every pretrained generator of the library."""
+def test_help_lists_every_pretrained_generator_and_channel():
+    """The static grammar help (built without importing the library) names every pretrained generator of the
+    library and every channel of the table."""
     from spectra.generators import PRETRAINED
 
     for name in PRETRAINED:
         assert name in specs.HELP["generator"] and name in cli.EPILOG
+    for name in specs.CHANNELS:
+        assert name in specs.HELP["channel"] and name in cli.EPILOG
 
 
 # ------------------------------------------------------------------------------------ the same numbers
