@@ -348,15 +348,16 @@ class SGDAverage:
             cols[key] = [value] * n
         return cols
 
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """Write the columns of :meth:`to_dict` that vary with time as CSV; ``#`` lines state the status and
-        the eps_g 1/2."""
+    def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """Write the columns of :meth:`to_dict` that vary with time as CSV under a header row; the sidecar
+        ``path-metadata.json`` (:mod:`gaussequiv.tables`) holds the scalars (status, message, seeds, the eps_g
+        1/2 convention, ``info``) and ``metadata``."""
+        from gaussequiv.tables import write_csv
+
         d = self.to_dict()
-        names = [k for k, v in d.items() if isinstance(v, np.ndarray)]
-        header = "\n".join([f"source=sgd seeds={self.seeds} status={self.status} {self.message}".rstrip(),
-                            EPS_G_NOTE, ",".join(names)])
-        np.savetxt(path, np.column_stack([d[k] for k in names]), delimiter=",", header=header, comments="# ",
-                   fmt="%.10g")
+        series = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+        scalars = {k: v[0] for k, v in d.items() if not isinstance(v, np.ndarray) and len(v)}
+        write_csv(path, series, {"source": "sgd", **scalars, **(metadata or {})})
 
     def plateau(self, *, threshold: float = PLATEAU_THRESHOLD, min_span: float = PLATEAU_MIN_SPAN,
                 escape_fraction: float = ESCAPE_FRACTION, window: float = SLOPE_WINDOW) -> Plateau:

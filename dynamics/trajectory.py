@@ -371,16 +371,15 @@ class Trajectory:
             cols[f"v_{k}"] = self.v[:, k]
         return cols
 
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """Write the time series as CSV; comment lines (``#``) state the source, status and the eps_g 1/2."""
-        cols = self.columns()
-        data = np.column_stack(list(cols.values()))
-        header = "\n".join([
-            f"source={self.source} method={self.method} status={self.status} {self.message}".rstrip(),
-            EPS_G_NOTE,
-            ",".join(cols),
-        ])
-        np.savetxt(path, data, delimiter=",", header=header, comments="# ", fmt="%.10g")
+    def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """Write the time series of :meth:`columns` as CSV under a header row (floats round-trip exactly); the
+        sidecar ``path-metadata.json`` (:mod:`gaussequiv.tables`) states the source, method, status and message,
+        the eps_g 1/2 convention, ``info`` and ``metadata``."""
+        from gaussequiv.tables import write_csv
+
+        write_csv(path, self.columns(), {"source": self.source, "method": self.method, "status": self.status,
+                                         "converged": self.converged, "message": self.message,
+                                         "eps_g_convention": EPS_G_NOTE, "info": self.info, **(metadata or {})})
 
     def to_npz(self, path: str | os.PathLike) -> None:
         """Write every array, the string metadata and ``info`` (as JSON) to ``path`` (.npz, no pickles)."""

@@ -23,7 +23,8 @@ import numpy as np
 import replica
 import spectra
 import validation
-from gaussequiv import checks
+from gaussequiv import checks, seeding
+from gaussequiv.seeding import SeedLike
 from spectra.features import generator_mean, random_features
 from spectra.generators import pretrained
 from spectra.teachers import LinearTeacher
@@ -74,8 +75,8 @@ class DemoResult:
 
 
 def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_000, lam: float = 1e-2,
-             seed: int = 0, seeds: int = 6, n_test: int = 2000, level: float = validation.LEVEL,
-             progress: bool = True) -> DemoResult:
+             seed: SeedLike = 0, seeds: int = 6, n_test: int = 2000, level: float = validation.LEVEL,
+             progress: bool | None = None) -> DemoResult:
     """Run the demo (module docstring) and return what it computed and judged.
 
     Parameters
@@ -88,16 +89,18 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
         Monte Carlo samples of the covariance estimate (cached).
     lam : float
         Ridge penalty of both problems.
-    seed : int
-        Root seed; every random draw has its own child stream.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Root seed: the features, the estimate, the teacher and the simulations each draw their own stream of
+        it (:mod:`gaussequiv.seeding`), the Gaussian control's simulation the ``"demo.gaussian_control"``
+        stream.
     seeds : int
         Simulation repetitions for the error bars (>= 2).
     n_test : int
         Fresh test samples per seed.
     level : float
         Family-wise level of the verdicts (:func:`validation.compare`).
-    progress : bool
-        Show progress bars.
+    progress : bool or None
+        Show progress bars: None (default) only on a terminal (:func:`gaussequiv.progress.show`).
 
     Returns
     -------
@@ -110,14 +113,13 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     gen = pretrained("fashion-dcgan")
-    ss = np.random.SeedSequence(seed)
-    s_mean, s_feat, s_est, s_teacher, s_sim, s_ctrl = (int(c.generate_state(1)[0]) for c in ss.spawn(6))
-    mean = generator_mean(gen, 10_000, seed=s_mean)
-    feats = random_features(gen.output_dim, p, "relu", seed=s_feat, input_mean=mean)
+    seed = seeding.seed_sequence(seed)  # a Generator is consumed once: every draw below then shares one root
+    mean = generator_mean(gen, 10_000, seed=seed)
+    feats = random_features(gen.output_dim, p, "relu", seed=seed, input_mean=mean)
     print(f"[1/4] covariances of {p} ReLU random features of the fashion-dcgan ({n_samples} samples, cached)")
-    est = spectra.estimate_covariances(gen, feats, n_samples=n_samples, batch_size=2000, seed=s_est,
+    est = spectra.estimate_covariances(gen, feats, n_samples=n_samples, batch_size=2000, seed=seed,
                                        progress=progress, cache=True)
-    teacher = LinearTeacher.random(gen.latent_dim, seed=s_teacher)
+    teacher = LinearTeacher.random(gen.latent_dim, seed=seed)
     spec = spectra.Spectrum.from_estimate(est, teacher.theta)
     print(f"      {spec}")
     alphas = np.round(np.geomspace(0.1, 5.0, 16), 4)
@@ -132,9 +134,11 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
     for i, a in enumerate(alphas):
         print(f"  {a:7.3f} | {r.test_error[i]:10.4f} {r.train_error[i]:11.4f} | {lg.test_error[i]:10.4f} "
               f"{lg.train_error[i]:11.4f}")
+    provenance = {"generator": "fashion-dcgan", "features": f"rf-relu:{p}", "p": p, "samples": int(est.n),
+                  "lam": lam, "teacher": "fixed, LinearTeacher.random(D, seed)"}
     for name, c in curves.items():
-        c.to_csv(out / f"demo_{name}.csv")
-    _plot(curves, spec, out / "demo.png")
+        c.to_csv(out / f"demo_{name}.csv", metadata={**provenance, "problem": name})
+    _plot(curves, spec, lam, out / "demo.png")
     check = np.array([0.5, 1.0, 2.0])
     print(f"[4/4] validation: real fits on fresh generator samples at alpha = {check.tolist()}, {seeds} seeds")
     comparisons, controls = {}, {}
@@ -142,14 +146,18 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
     for name, (loss, ch) in problems.items():
         theory = replica.learning_curve(spec, loss, ch, check, lam, progress=False)
         sim = validation.simulate(gen, feats, teacher, ch, loss, lam, check, covariances=est, n_test=n_test,
-                                  seeds=seeds, seed=s_sim, progress=progress)
+                                  seeds=seeds, seed=seed, progress=progress)
         sim_g = validation.simulate(control.generator, None, control.teacher, ch, loss, lam, check,
-                                    covariances=control.covariances, n_test=n_test, seeds=seeds, seed=s_ctrl,
-                                    progress=False)
+                                    covariances=control.covariances, n_test=n_test, seeds=seeds,
+                                    seed=seeding.stream(seed, "demo.gaussian_control"), progress=False)
         cmp = comparisons[name] = validation.compare(theory, sim, level=level)
         ctrl = controls[name] = validation.compare(theory, sim_g, level=level)
-        validation.plot(cmp, out / f"validate_{name}.png", theory=curves[name])
-        validation.plot(ctrl, out / f"control_{name}.png", theory=curves[name])
+        for result, data, png in ((cmp, "generator data", f"validate_{name}.png"),
+                                  (ctrl, "Gaussian control", f"control_{name}.png")):
+            fig = validation.plot(result, theory=curves[name])
+            fig.suptitle(f"{data}: fashion-dcgan -> {p} ReLU random features (p = {p}), lam = {lam:g}\n"
+                         f"{fig.get_suptitle()}", fontsize=8)
+            fig.savefig(out / png, dpi=150)
         (out / f"validate_{name}.md").write_text(
             cmp.summary() + "\n## Gaussian control (Gaussian data, same covariances)\n\n" + ctrl.summary())
         print(f"  {name}, generator data: {cmp.verdict_text()}")
@@ -162,7 +170,7 @@ def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_
     return DemoResult(curves=curves, comparisons=comparisons, controls=controls, out=out)
 
 
-def _plot(curves, spec, path) -> None:
+def _plot(curves, spec, lam, path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,11 +178,12 @@ def _plot(curves, spec, path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     axes[0].loglog(np.arange(1, spec.p + 1), np.sort(spec.s)[::-1], ".", ms=3)
-    axes[0].set(xlabel="rank i", ylabel="eigenvalue $s_i$ of $\\Omega$", title="spectrum (fashion-dcgan, ReLU RF)")
+    axes[0].set(xlabel="rank i", ylabel="eigenvalue $s_i$ of $\\Omega$",
+                title=f"spectrum: fashion-dcgan -> ReLU RF, p = {spec.p}")
     for ax, (name, c) in zip(axes[1:], curves.items(), strict=True):
         c.plot(ax=ax)
         ax.set_xscale("log")
-        ax.set_title(f"{name}: {c.loss} loss, {c.channel} teacher")
+        ax.set_title(f"{name}: {c.loss} loss, {c.channel} teacher\nfashion-dcgan, p = {spec.p}, lam = {lam:g}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -182,15 +191,23 @@ def _plot(curves, spec, path) -> None:
 
 def register(sub) -> None:
     """Add the ``demo`` subcommand."""
-    p = sub.add_parser("demo", help="estimate a generator spectrum and predict learning curves (the README demo)",
+    p = sub.add_parser("demo", help="estimate a generator spectrum, predict learning curves and check them (the "
+                                    "README demo)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--p", type=int, default=400, help="number of random features (default: 400)")
     p.add_argument("--samples", type=int, default=40_000, help="Monte Carlo samples for the covariances")
     p.add_argument("--lam", type=float, default=1e-2, help="ridge penalty (default: 0.01)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="root seed (int >= 0; default 0)")
     p.add_argument("--seeds", type=int, default=6, help="simulation repetitions for the error bars (>= 2)")
+    p.add_argument("--n-test", type=int, default=2000, help="fresh test samples per seed (default 2000)")
     p.add_argument("--level", type=float, default=validation.LEVEL,
                    help=f"family-wise level of the verdicts (Holm; default {validation.LEVEL:g})")
-    p.set_defaults(func=lambda a: run_demo(a.out, p=a.p, n_samples=a.samples, lam=a.lam, seed=a.seed,
-                                           seeds=a.seeds, level=a.level))
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from gaussequiv.cli import progress
+
+    run_demo(args.out, p=args.p, n_samples=args.samples, lam=args.lam, seed=args.seed, seeds=args.seeds,
+             n_test=args.n_test, level=args.level, progress=progress(args))

@@ -7,9 +7,9 @@ No formulas live here (architecture.md): every number a figure shows comes from 
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -18,8 +18,8 @@ import numpy as np
 
 from gaussequiv.seeding import seed_sequence
 
-__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "int_seed", "face_generator", "figure", "log_axis",
-           "main", "save", "write_csv"]
+__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "face_generator", "figure", "log_axis", "main", "save",
+           "write_csv"]
 
 
 def _plain(value):
@@ -67,12 +67,6 @@ def child_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.Se
     return seed_sequence(seed).spawn(n)
 
 
-def int_seed(seq: np.random.SeedSequence) -> int:
-    """A plain int drawn from a child stream, for APIs that key a cache on an int seed
-    (:func:`spectra.estimate_covariances` with ``cache=True``)."""
-    return int(seq.generate_state(1)[0])
-
-
 def face_generator(*, quick: bool = False, enabled: bool = True):
     """The paper-scale face generator (N = 3072) for a figure's full run, or None after printing why it is skipped.
 
@@ -100,29 +94,29 @@ def face_generator(*, quick: bool = False, enabled: bool = True):
         return None
 
 
-def write_csv(path: str | os.PathLike, rows: Iterable[Mapping]) -> Path:
-    """Write a list of flat dictionaries as CSV (floats with ``repr``, so they round-trip exactly).
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping], metadata: Mapping | None = None) -> Path:
+    """Write a list of flat dictionaries as CSV under a header row (floats round-trip exactly), with the sidecar
+    ``path-metadata.json`` (:func:`gaussequiv.tables.write_csv`; run from :func:`main`, it records the command
+    line, the seed and whether the run was ``--quick``).
 
     Parameters
     ----------
     path : path
     rows : iterable of mapping
         All rows share the keys of the first one.
+    metadata : mapping, optional
+        Stored in the sidecar.
 
     Returns
     -------
     pathlib.Path
     """
+    from gaussequiv import tables
+
     rows = list(rows)
     if not rows:
         raise ValueError(f"no rows to write to {path}")
-    path = Path(path)
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (repr(float(v)) if isinstance(v, float | np.floating) else v) for k, v in r.items()})
-    return path
+    return tables.write_csv(path, rows, metadata)
 
 
 def figure(nrows: int, ncols: int, *, width: float = 4.2, height: float = 3.4):
@@ -182,8 +176,12 @@ def save(fig, path: str | os.PathLike, dpi: int = 130) -> Path:
 
 
 def main(description: str, run: Callable[..., object], argv: list[str] | None = None) -> object:
-    """Command line of a figure module: ``python -m paper_figures.NAME [--quick] [--out DIR] [--seed S]``
+    """Command line of a figure module: ``python -m paper_figures.NAME [--quick] [--out DIR] [--seed S] [-v]``
     (plus ``--no-face`` and ``--level`` for figures whose ``run`` takes ``face`` / ``level``).
+
+    Progress bars are drawn only on a terminal (``--no-progress`` hides them there too); ``-v`` / ``-vv`` log
+    INFO / DEBUG messages of the packages to stderr. Every CSV the figure writes gets a sidecar recording this
+    command line (:mod:`gaussequiv.tables`).
 
     Parameters
     ----------
@@ -199,11 +197,16 @@ def main(description: str, run: Callable[..., object], argv: list[str] | None = 
     object
         Whatever ``run`` returns.
     """
+    from gaussequiv import tables
+    from gaussequiv.cli import log_to_stderr
+
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (the variant the test suite runs)")
     ap.add_argument("--out", default="figures", help="output directory (default: figures)")
     ap.add_argument("--seed", type=int, default=0, help="root seed of every random draw (default 0)")
-    ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    ap.add_argument("--no-progress", action="store_true",
+                    help="never draw progress bars (by default they are drawn only on a terminal)")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="log INFO messages (-vv: DEBUG) to stderr")
     params = inspect.signature(run).parameters
     takes_face = "face" in params
     if takes_face:
@@ -213,6 +216,7 @@ def main(description: str, run: Callable[..., object], argv: list[str] | None = 
         ap.add_argument("--level", type=float, default=params["level"].default,
                         help="family-wise level of the figure's verdicts (Holm, validation.compare; default "
                              f"{params['level'].default:g})")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -220,6 +224,11 @@ def main(description: str, run: Callable[..., object], argv: list[str] | None = 
     kw = {"face": not args.no_face} if takes_face else {}
     if "level" in params:
         kw["level"] = args.level
-    res = run(out=out, quick=args.quick, seed=args.seed, progress=not args.no_progress, **kw)
+    module = getattr(run, "__module__", None) or "paper_figures"
+    spec = getattr(sys.modules.get(module), "__spec__", None)  # under `python -m`, the module is __main__
+    command = f"python -m {spec.name if spec is not None else module}"
+    with log_to_stderr(args.verbose), tables.run_record(command, argv, vars(args)):
+        tables.note(seeds={"seed": args.seed}, sizes={"quick": args.quick})
+        res = run(out=out, quick=args.quick, seed=args.seed, progress=False if args.no_progress else None, **kw)
     print(f"done in {time.perf_counter() - t0:.1f} s; outputs in {out}/")
     return res

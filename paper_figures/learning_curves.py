@@ -45,7 +45,6 @@ from paper_figures._common import (
     child_seeds,
     face_generator,
     figure,
-    int_seed,
     log_axis,
     main,
     save,
@@ -154,14 +153,14 @@ def _panels_for(gen_name, gen, cfg, seed, progress, level) -> list[Panel]:
 
     s_mean, s_teacher, s_rf, s_learn, s_est, s_sim = child_seeds(seed, 6)
     teacher = LinearTeacher.random(gen.latent_dim, seed=s_teacher)
-    mean = generator_mean(gen, cfg["mean_samples"], seed=int_seed(s_mean))
+    mean = generator_mean(gen, cfg["mean_samples"], seed=s_mean)
     fmaps = {"ReLU random features": random_features(gen.output_dim, cfg["p"], "relu", seed=s_rf, input_mean=mean),
              "learned erf features": learn_features(gen, teacher, cfg["p"], cfg["n_learn"], activation="erf",
                                                     steps=cfg["learn_steps"], seed=s_learn)}
     dense = np.geomspace(cfg["alphas"][0] * 0.8, cfg["alphas"][-1] * 1.25, 25)
     panels = []
     for (fname, fmap), s_e, s_s in zip(fmaps.items(), s_est.spawn(2), s_sim.spawn(2), strict=True):
-        est = estimate_covariances(gen, fmap, cfg["cov_samples"], batch_size=1000, seed=int_seed(s_e),
+        est = estimate_covariances(gen, fmap, cfg["cov_samples"], batch_size=1000, seed=s_e,
                                    progress=progress, cache=True)
         spec = Spectrum.from_estimate(est, teacher.theta)
         ctrl = gaussian_control(est, teacher)
@@ -195,7 +194,7 @@ def _panels_for(gen_name, gen, cfg, seed, progress, level) -> list[Panel]:
     return panels
 
 
-def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True,
+def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool | None = None,
         face: bool = True, level: float = LEVEL) -> list[Panel]:
     """Compute, plot and print figure 3.
 
@@ -207,8 +206,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         ``p = 100``, four alphas, four seeds (the test-suite variant); skips the face generator.
     seed : int
         Root seed; teacher, features, estimates and simulations use their own child streams.
-    progress : bool
-        Show progress bars.
+    progress : bool or None
+        Show progress bars: None (default) only on a terminal (:func:`gaussequiv.progress.show`).
     face : bool
         Also run the face-dcgan (N = 3072) part when the face generator is installed (full runs only).
     level : float
@@ -243,12 +242,13 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
             for r in cmp.rows():
                 rows.append({"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "p": pnl.p,
                              "data": data, **r})
-    csv_path = write_csv(out / "learning_curves.csv", rows)
+    meta = {"figure": 3, "lam": LAM, "seed": seed, "quick": quick, "level": level, "rel_tol": REL_TOL}
+    csv_path = write_csv(out / "learning_curves.csv", rows, meta)
     theory_rows = [{"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "alpha": float(a),
                     "test_error": float(pnl.theory.test_error[i]), "train_error": float(pnl.theory.train_error[i]),
                     "status": str(pnl.theory.status[i])}
                    for pnl in panels for i, a in enumerate(pnl.theory.alpha)]
-    write_csv(out / "learning_curves_theory.csv", theory_rows)
+    write_csv(out / "learning_curves_theory.csv", theory_rows, meta)
 
     ncols = 4
     fig, axes = figure(len(panels) // ncols, ncols, width=3.6, height=3.0)

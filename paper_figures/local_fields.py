@@ -127,7 +127,7 @@ def _settings(quick: bool) -> dict:
                             n_directions=200, floor_repeats=30)}
 
 
-def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True
+def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool | None = None
         ) -> LocalFieldsResult:
     """Compute, plot and print figure 1.
 
@@ -139,8 +139,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         Small sizes and sample counts (the test-suite variant).
     seed : int
         Root seed; every draw comes from its child streams.
-    progress : bool
-        Show progress bars.
+    progress : bool or None
+        Show progress bars: None (default) only on a terminal (:func:`gaussequiv.progress.show`).
 
     Returns
     -------
@@ -184,7 +184,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
                          "floor_sd": float(r.floor_sd[i]), "erf_gap": float(r.erf_gap[i]),
                          "erf_gap_se": float(r.erf_gap_se[i]), "eg_gap": float(r.eg_gap[i]),
                          "eg_gap_se": float(r.eg_gap_se[i]), "slope": float(r.slope), "exact": bool(r.exact)})
-    csv_path = write_csv(out / "local_fields.csv", rows)
+    csv_path = write_csv(out / "local_fields.csv", rows, {"figure": 1, "seed": seed, "quick": quick})
 
     fig, axes = figure(1, 2, width=4.6)
     xlabels = dict(zip(GENERATORS, ("input dimension N (D = N/2)", "pixels N (D = 100)"), strict=True))

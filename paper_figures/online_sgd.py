@@ -33,7 +33,6 @@ from paper_figures._common import (
     child_seeds,
     face_generator,
     figure,
-    int_seed,
     main,
     save,
     write_csv,
@@ -129,12 +128,12 @@ def _panel(name, gen, omega, phi, mean, cov_text, cfg, seed, progress) -> Panel:
 def _estimated(gen, n_samples, seed, progress):
     from spectra import estimate_covariances
 
-    est = estimate_covariances(gen, None, n_samples, batch_size=1000, seed=int_seed(seed), progress=progress,
+    est = estimate_covariances(gen, None, n_samples, batch_size=1000, seed=seed, progress=progress,
                                cache=True)
     return est.omega, est.phi, est.mean_v, f"estimated ({est.n} samples)"
 
 
-def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True,
+def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool | None = None,
         face: bool = True
         ) -> dict[str, Panel]:
     """Compute, plot and print figure 2.
@@ -147,8 +146,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         Small sizes and short runs (the test-suite variant); skips the face generator.
     seed : int
         Root seed; each generator, teacher, student and SGD run uses its own child stream.
-    progress : bool
-        Show progress bars.
+    progress : bool or None
+        Show progress bars: None (default) only on a terminal (:func:`gaussequiv.progress.show`).
     face : bool
         Also run the face-dcgan (N = 3072) part when the face generator is installed (full runs only).
 
@@ -203,7 +202,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
                          "runs": len(pnl.sgd), "covariances": pnl.covariances})
         print(f"  max |SGD - ODE|/ODE = {pnl.max_rel_gap:.3%}, max |z| (t > 0) = {pnl.max_z:.2f}, "
               f"max |MC - order-parameter eps_g| = {pnl.max_mc_gap:.2e}; {'agree' if pnl.agree else 'DISAGREE'}")
-    csv_path = write_csv(out / "online_sgd.csv", rows)
+    csv_path = write_csv(out / "online_sgd.csv", rows, {"figure": 2, "K": K, "M": M, "eta": ETA, "seed": seed,
+                                                        "quick": quick, "eps_g": "1/2 E[(yhat - y)^2] (with the 1/2)"})
 
     fig, axes = figure(1, len(panels), width=3.9)
     for ax, (name, pnl) in zip(axes[0], panels.items(), strict=True):

@@ -84,7 +84,8 @@ def _leading_half_spread(est) -> float:
     return float(np.max(np.abs(a.eigvals[:k] - b.eigvals[:k]) / est.eigvals[:k]))
 
 
-def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, progress: bool = True) -> SpectraResult:
+def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0,
+        progress: bool | None = None) -> SpectraResult:
     """Compute, plot and print figure 4.
 
     Parameters
@@ -95,8 +96,8 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         Small generators and sample counts (the test-suite variant); skips the face generator.
     seed : int
         Root seed; every generator, feature map and estimate uses its own child stream.
-    progress : bool
-        Show progress bars.
+    progress : bool or None
+        Show progress bars: None (default) only on a terminal (:func:`gaussequiv.progress.show`).
 
     Returns
     -------
@@ -161,7 +162,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     for (gname, fname), ev in eig.items():
         rows += [{"generator": gname, "features": fname, "rank": i + 1, "eigenvalue": float(v)}
                  for i, v in enumerate(ev)]
-    csv_path = write_csv(out / "spectra.csv", rows)
+    csv_path = write_csv(out / "spectra.csv", rows, {"figure": 4, "seed": seed, "quick": quick})
 
     fig, axes = figure(1, len(gens), width=4.0)
     styles = {"identity": ("C0", "-"), "identity (exact)": ("k", ":"), "ReLU random features": ("C1", "-"),

@@ -1,68 +1,137 @@
 """``gaussequiv predict``: replica learning curves from a saved spectrum, or random-features curves along ``p/n`` at
-``p = infinity`` (argument parsing only)."""
+``p = infinity`` (argument parsing only).
+
+Example::
+
+    gaussequiv predict --spectrum s.npz --loss logistic --channel sign:0.05 --alphas 0.2:3:8 --lam 1e-2 \\
+        --out curve.csv --plot curve.png
+    gaussequiv predict --spectrum s.npz --loss square --channel linear:0.1 --alphas 2 --lam 1e-4:1:9:log
+    gaussequiv predict --random-features relu --p-over-n 0.1:3:30 --n-over-d 2 --loss logistic --lam 1e-2
+
+Solves the saddle-point equations along the alpha grid at one lambda (``replica.learning_curve``), or along a
+lambda path at one alpha (``replica.lambda_path``: several ``--lam`` values), warm-started; points that do not
+converge keep their status (a column of the CSV) and are never drawn as part of the line. Writes the curve as
+CSV (a header row, one row per point; sidecar ``OUT-metadata.json`` with the command, the spectrum and its
+provenance) and prints one line per point. The spectrum's teacher (fixed or averaged) is the one it was saved
+with: ``gaussequiv spectrum --teacher``. With ``--random-features ACT`` instead of ``--spectrum``, no matrix is
+built: the Gaussian-equivalent spectrum of ``sigma(F c)`` at ``p = infinity`` (``replica.random_features_curve``)
+is swept along ``p/n`` at fixed ``n/D``.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
+from gaussequiv import specs
+from gaussequiv.specs import parse_grid
 
-from replica.channel import Channel
-from replica.curves import learning_curve
-from replica.loss import Loss
-from replica.random_features import LAM_CONVENTIONS, random_features_curve
-from spectra import Spectrum
-
-__all__ = ["register", "parse_grid"]
+__all__ = ["register", "parse_grid", "theory_curve"]
 
 
-def parse_grid(text: str) -> np.ndarray:
-    """``"a:b:n"`` -> ``n`` points from ``a`` to ``b`` (log-spaced with a ``log`` suffix: ``"a:b:n:log"``);
-    otherwise a comma-separated list."""
-    parts = text.split(":")
-    try:
-        if len(parts) in (3, 4):
-            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
-            if len(parts) == 4 and parts[3] != "log":
-                raise ValueError
-            return np.geomspace(a, b, n) if len(parts) == 4 else np.linspace(a, b, n)
-        return np.array([float(v) for v in text.split(",")])
-    except ValueError:
-        raise ValueError(f"cannot read the grid {text!r}: use START:STOP:NUM[:log] or a comma list") from None
+def theory_curve(spectrum, loss, channel, alphas, lam, progress=None):
+    """The replica curve of a sweep (:func:`gaussequiv.specs.parse_sweep`): a lambda path when ``lam`` is an
+    array, else a learning curve in alpha. Non-converged points keep their status (``strict=False``)."""
+    import numpy as np
+
+    import replica
+
+    if np.ndim(lam) > 0:
+        return replica.lambda_path(spectrum, loss, channel, float(alphas[0]), lam, strict=False, progress=progress)
+    return replica.learning_curve(spectrum, loss, channel, alphas, lam, strict=False, progress=progress)
 
 
-def _predict(args) -> None:
-    loss = Loss.from_expr(args.loss_expr) if args.loss_expr else Loss.from_name(args.loss)
-    params = {"linear": {"noise": args.noise}, "probit": {"noise": args.noise}, "sign": {"flip": args.flip}}
-    channel = Channel.from_name(args.channel, **params.get(args.channel, {}))
-    if args.random_features is not None:
-        _predict_random_features(args, loss, channel)
-        return
-    if args.spectrum is None:
-        raise ValueError("pass --spectrum FILE (a saved Spectrum) or --random-features ACTIVATION (p = infinity)")
-    spec = Spectrum.load(args.spectrum)
-    curve = learning_curve(spec, loss, channel, parse_grid(args.alphas), args.lam, strict=False)
-    curve.to_csv(args.out)
+# ------------------------------------------------------------------------------------- option groups
+def _add_input_options(parser) -> None:
+    g = parser.add_argument_group("input (one of --spectrum, --random-features)")
+    g.add_argument("--spectrum", default=None,
+                   help="Spectrum .npz written by Spectrum.save or `gaussequiv spectrum`")
+
+
+def _add_random_features_options(parser) -> None:
+    g = parser.add_argument_group("random features at p = infinity (instead of --spectrum)")
+    g.add_argument("--random-features", default=None, metavar="ACTIVATION",
+                   help="sigma of v = sigma(F c): relu, sign, erf (= erf(z)), erf_sqrt2 (= erf(z/sqrt 2)), tanh, "
+                        "linear; sweeps p/n at fixed n/D (--lam: one value)")
+    g.add_argument("--p-over-n", default="0.1:3:30", help="START:STOP:NUM[:log] or a comma list of p/n")
+    g.add_argument("--n-over-d", type=float, default=1.0, help="n/D, fixed along the curve")
+    g.add_argument("--lam-convention", default="gcm", choices=("gcm", "mei-montanari"),
+                   help="gcm: --lam is ours (= Gerace et al.); mei-montanari: their lambda (ours = lambda n/D)")
+    g.add_argument("--rho", type=float, default=1.0, help="teacher variance")
+
+
+def _add_output_options(parser) -> None:
+    g = parser.add_argument_group("output")
+    g.add_argument("--out", default="curve.csv", help="CSV of the curve (default curve.csv)")
+    g.add_argument("--plot", default=None, metavar="PNG", help="also draw the curve into this image")
+
+
+def register(sub) -> None:
+    """Add the ``predict`` subcommand."""
+    p = sub.add_parser("predict", help="replica learning curve (or lambda path) from a saved spectrum",
+                       description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_input_options(p)
+    _add_random_features_options(p)
+    specs.add_problem_options(p)
+    specs.add_sweep_options(p)
+    _add_output_options(p)
+    p.set_defaults(func=_run)
+
+
+# ------------------------------------------------------------------------------------------------ run
+def _source(path: str, spec) -> dict:
+    """What the spectrum file's sidecar says about its origin (generator, features, teacher), if it has one."""
+    from gaussequiv import tables
+
+    meta = (tables.read_metadata(path) or {}).get("metadata", {})
+    keep = ("generator", "features", "teacher", "samples", "seed")
+    return {"spectrum": str(path), "p": spec.p, "gamma": spec.gamma, "rho": spec.rho, "teacher": spec.teacher,
+            **{k: meta[k] for k in keep if k in meta}}
+
+
+def _title(curve, source: dict, lam) -> str:
+    import numpy as np
+
+    origin = (f"{source['generator']} -> {source['features']}" if "generator" in source
+              else f"spectrum {source['spectrum']}")
+    lam_text = (f"lambda path at alpha = {float(curve.alpha[0]):g}" if np.ndim(lam) > 0 else f"lam = {lam:g}")
+    return f"{origin}, p = {source['p']}, {lam_text}\n{curve.loss} loss, {curve.channel} channel"
+
+
+def _write(args, curve, source: dict, lam) -> None:
+    import numpy as np
+
+    path_in_lam = np.ndim(lam) > 0
+    curve.to_csv(args.out, metadata=source)
     print(f"{len(curve)} points, {int(curve.converged.sum())} converged; wrote {args.out}")
-    for a, e, s in zip(curve.alpha, curve.test_error, curve.status, strict=True):
-        print(f"  alpha = {a:8.4f}  test error = {e:.6f}  [{s}]")
+    x_name, xs = ("lam", curve.lam) if path_in_lam else ("alpha", curve.alpha)
+    for x, e, s in zip(xs, curve.test_error, curve.status, strict=True):
+        print(f"  {x_name} = {x:8.4g}  test error = {e:.6f}  [{s}]")
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
-        ax = curve.plot()
+        ax = curve.plot(x=x_name)
+        ax.set_title(_title(curve, source, lam), fontsize=8)
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
 
 
-def _predict_random_features(args, loss, channel) -> None:
-    rf = random_features_curve(args.random_features, loss, channel, parse_grid(args.p_over_n),
-                               n_over_d=args.n_over_d, lam=args.lam, lam_convention=args.lam_convention,
+def _run_random_features(args: argparse.Namespace, loss, channel) -> None:
+    import numpy as np
+
+    from replica.random_features import random_features_curve
+
+    lam = specs.parse_grid(args.lam)
+    if lam.size != 1:
+        raise ValueError(f"--lam takes one value with --random-features (the curve runs along p/n), got {args.lam!r}")
+    rf = random_features_curve(args.random_features, loss, channel, specs.parse_grid(args.p_over_n),
+                               n_over_d=args.n_over_d, lam=float(lam[0]), lam_convention=args.lam_convention,
                                rho=args.rho, strict=False)
-    rf.to_csv(args.out)
+    rf.to_csv(args.out, metadata={"random_features": rf.activation, "p": "infinity"})
     print(f"random features {rf.activation} at p = infinity, n/D = {rf.n_over_d:g}, lam = {rf.lam:g} "
-          f"(Mei-Montanari lambda = {rf.lam_mei_montanari:g}): {len(rf)} points, {int(rf.converged.sum())} "
+          f"(Mei-Montanari lambda = {rf.lam_mei_montanari:g}): {len(rf)} points, {int(np.sum(rf.converged))} "
           f"converged; wrote {args.out}")
     for r, e, st in zip(rf.p_over_n, rf.test_error, rf.curve.status, strict=True):
         print(f"  p/n = {r:8.4f}  test error = {e:.6f}  [{st}]")
@@ -71,34 +140,28 @@ def _predict_random_features(args, loss, channel) -> None:
 
         matplotlib.use("Agg")
         ax = rf.plot()
+        ax.set_title(f"random features ({rf.activation}), p = infinity, n/D = {rf.n_over_d:g}, lam = {rf.lam:g}\n"
+                     f"{rf.curve.loss} loss, {rf.curve.channel} channel", fontsize=8)
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
 
 
-def register(sub) -> None:
-    """Add the ``predict`` subcommand."""
-    p = sub.add_parser("predict", help="replica learning curve from a saved spectrum (.npz), or random features "
-                       "along p/n at p = infinity", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--spectrum", default=None, help="Spectrum .npz written by Spectrum.save or `gaussequiv spectrum`")
-    p.add_argument("--loss", default="logistic", help="square, logistic, hinge, huber[:A]")
-    p.add_argument("--loss-expr", default=None,
-                   help="a convex loss formula in y and z, e.g. 'log(1 + exp(-y*z))' (overrides --loss); read by a "
-                        "whitelist parser (numbers, + - * / **, exp, log, erf, ...), never executed")
-    p.add_argument("--channel", default="sign", choices=["linear", "sign", "probit"])
-    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance (linear, probit)")
-    p.add_argument("--flip", type=float, default=0.0, help="label-flip probability (sign)")
-    p.add_argument("--alphas", default="0.2:3:8", help="START:STOP:NUM[:log] or a comma list of n/p")
-    p.add_argument("--lam", type=float, default=1e-2, help="ridge penalty")
-    rf = p.add_argument_group("random features at p = infinity (instead of --spectrum)")
-    rf.add_argument("--random-features", default=None, metavar="ACTIVATION",
-                    help="sigma of v = sigma(F c): relu, sign, erf (= erf(z)), erf_sqrt2 (= erf(z/sqrt 2)), tanh, "
-                         "linear; sweeps p/n at fixed n/D")
-    rf.add_argument("--p-over-n", default="0.1:3:30", help="START:STOP:NUM[:log] or a comma list of p/n")
-    rf.add_argument("--n-over-d", type=float, default=1.0, help="n/D, fixed along the curve")
-    rf.add_argument("--lam-convention", default="gcm", choices=list(LAM_CONVENTIONS),
-                    help="gcm: --lam is ours (= Gerace et al.); mei-montanari: their lambda (ours = lambda n/D)")
-    rf.add_argument("--rho", type=float, default=1.0, help="teacher variance")
-    p.add_argument("--out", default="curve.csv", help="CSV output")
-    p.add_argument("--plot", default=None, help="optional PNG of the curve")
-    p.set_defaults(func=_predict)
+def _run(args: argparse.Namespace) -> None:
+    from gaussequiv import tables
+    from gaussequiv.cli import progress
+
+    loss = specs.parse_loss(args.loss, args.loss_expr)
+    channel = specs.parse_channel(args.channel)
+    if (args.spectrum is None) == (args.random_features is None):
+        raise ValueError("pass exactly one of --spectrum FILE (a saved Spectrum) and --random-features ACTIVATION "
+                         "(p = infinity)")
+    if args.random_features is not None:
+        _run_random_features(args, loss, channel)
+        return
+    alphas, lam = specs.parse_sweep(args.alphas, args.lam)
+    spec = specs.load_spectrum(args.spectrum)
+    source = _source(args.spectrum, spec)
+    tables.note(sizes={"p": spec.p})
+    curve = theory_curve(spec, loss, channel, alphas, lam, progress=progress(args))
+    _write(args, curve, source, lam)

@@ -3,7 +3,6 @@ optimal lambda. Results are :class:`Curve` objects (numpy arrays, CSV, plots).""
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass, fields
 
@@ -12,6 +11,7 @@ from scipy.optimize import minimize_scalar
 from tqdm.auto import tqdm
 
 from gaussequiv import checks
+from gaussequiv.progress import show as show_progress
 from replica.channel import Channel
 from replica.loss import Loss
 from replica.problem import validate_problem
@@ -81,15 +81,21 @@ class Curve:
         """All fields as a plain dictionary of arrays and strings."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """One row per point; columns as the fields, plus ``loss`` and ``channel``."""
-        cols = [*_NUMERIC, "iterations", "status"]
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow([*cols, "loss", "channel"])
-            for i in range(len(self)):
-                w.writerow([*(repr(float(getattr(self, c)[i])) for c in _NUMERIC), int(self.iterations[i]),
-                            self.status[i], self.loss, self.channel])
+    def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """One row per point under a header row: the fields of :data:`_NUMERIC`, ``iterations``, ``status``,
+        ``loss`` and ``channel`` (floats round-trip exactly). Writes the sidecar ``path-metadata.json`` too
+        (:mod:`gaussequiv.tables`): loss, channel, counts, the error conventions and ``metadata``.
+        """
+        from gaussequiv.tables import write_csv
+
+        n = len(self)
+        table = {c: getattr(self, c) for c in _NUMERIC}
+        table.update(iterations=self.iterations, status=self.status, loss=[self.loss] * n, channel=[self.channel] * n)
+        write_csv(path, table, {"loss": self.loss, "channel": self.channel, "points": n,
+                                "converged": int(np.sum(self.converged)),
+                                "errors": "regression: MSE against the clean target (no 1/2); classification: "
+                                          "0/1 error; train_loss excludes the penalty",
+                                **(metadata or {})})
 
     def plot(self, ax=None, *, x: str = "alpha", quantities=("test_error", "train_error"), bayes=None, **kwargs):
         """Plot the chosen quantities against ``alpha`` or ``lam`` on a matplotlib axis; returns the axis.
@@ -145,7 +151,7 @@ def _sweep(points, solve_one, progress, desc) -> list[Solution]:
     """
     sols: list[Solution] = []
     prev = None
-    bar = tqdm(points, desc=desc, disable=progress is False, delay=0 if progress else 3.0, leave=False)
+    bar = tqdm(points, desc=desc, disable=not show_progress(progress), delay=0 if progress else 3.0, leave=False)
     for point in bar:
         sol = solve_one(point, prev if prev is not None and prev.converged else None)
         sols.append(sol)

@@ -23,7 +23,6 @@ Along ``p/n`` at fixed ``n/D``, a fixed ``lam`` is a fixed ``lambda_MM``.
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass, fields
 
@@ -153,18 +152,18 @@ class RandomFeaturesCurve:
         out["curve"] = self.curve.to_dict()
         return out
 
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """One row per point: ``p_over_n, p_over_d, alpha, gamma``, the :class:`replica.Curve` columns, status."""
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["p_over_n", "p_over_d", "alpha", "gamma", *_NUMERIC[1:], "iterations", "status",
-                        "activation", "n_over_d", "lam_mei_montanari", "loss", "channel"])
-            for i in range(len(self)):
-                w.writerow([repr(float(self.p_over_n[i])), repr(float(self.p_over_d[i])), repr(float(self.alpha[i])),
-                            repr(float(self.gamma[i])),
-                            *(repr(float(getattr(self.curve, c)[i])) for c in _NUMERIC[1:]),
-                            int(self.curve.iterations[i]), self.curve.status[i], self.activation,
-                            repr(self.n_over_d), repr(self.lam_mei_montanari), self.curve.loss, self.curve.channel])
+    def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """One row per point under a header row: ``p_over_n, p_over_d, alpha, gamma``, the :class:`replica.Curve`
+        columns, status; the sidecar ``path-metadata.json`` (:mod:`gaussequiv.tables`) carries the activation,
+        ``n/D``, both lambda conventions, loss, channel and ``metadata``."""
+        from gaussequiv.tables import write_csv
+
+        table = {"p_over_n": self.p_over_n, "p_over_d": self.p_over_d, "alpha": self.alpha, "gamma": self.gamma,
+                 **{c: getattr(self.curve, c) for c in _NUMERIC[1:]}, "iterations": self.curve.iterations,
+                 "status": self.curve.status}
+        write_csv(path, table, {"activation": self.activation, "n_over_d": self.n_over_d, "lam": self.lam,
+                                "lam_mei_montanari": self.lam_mei_montanari, "loss": self.curve.loss,
+                                "channel": self.curve.channel, **(metadata or {})})
 
     def plot(self, ax=None, *, quantities=("test_error",), **kwargs):
         """Plot the chosen quantities against ``p/n`` (unconverged points marked, never drawn); returns the axis."""

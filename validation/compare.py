@@ -24,7 +24,6 @@ the fewer seeds).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -292,14 +291,13 @@ class Comparison:
         table = self.to_dict()
         return [{k: v[r].item() for k, v in table.items()} for r in range(len(table["quantity"]))]
 
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """The table of :meth:`to_dict` as CSV (floats with ``repr``: they round-trip exactly)."""
-        rows = self.rows()
-        with open(path, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+    def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """The table of :meth:`to_dict` as CSV under a header row (floats round-trip exactly), with the sidecar
+        ``path-metadata.json`` (:mod:`gaussequiv.tables`): the verdict, the rule, the groups and ``metadata``."""
+        from gaussequiv.tables import write_csv
+
+        report = self.report()
+        write_csv(path, self.to_dict(), {**{k: v for k, v in report.items() if k != "table"}, **(metadata or {})})
 
     def report(self) -> dict:
         """The machine-readable report (JSON-ready: NaN and infinite values become None): the verdict, the rule,

@@ -43,6 +43,7 @@ from scipy import special, stats
 from tqdm.auto import tqdm
 
 from gaussequiv import checks
+from gaussequiv.progress import show as show_progress
 from gaussequiv.seeding import SeedLike, stream
 
 __all__ = ["EquivalenceResult", "gaussian_equivalence", "sliced_wasserstein"]
@@ -320,8 +321,8 @@ def gaussian_equivalence(generator: str | Callable = "sign", features: Callable 
                                                     "eg_gap", "eg_gap_se")}
     exact_all = True
     gen_name = ""
-    for i, N in enumerate(tqdm(sizes, desc="GE check", disable=progress is False, delay=0 if progress else 3.0,
-                               leave=False)):
+    for i, N in enumerate(tqdm(sizes, desc="GE check", disable=not show_progress(progress),
+                               delay=0 if progress else 3.0, leave=False)):
         s_gen, s_feat, s_w, s_b, s_data, s_ref, s_floor = children[i].spawn(7)
         gen = _make_generator(generator, int(N), delta, s_gen)
         gen_name = str(getattr(gen, "name", type(gen).__name__))

@@ -27,7 +27,6 @@ verdict rule of :mod:`validation.compare`.
 
 from __future__ import annotations
 
-import csv
 import os
 import warnings
 from dataclasses import dataclass, fields, replace
@@ -37,6 +36,7 @@ import sympy as sp
 from tqdm.auto import tqdm
 
 from gaussequiv import checks, seeding
+from gaussequiv.progress import show as show_progress
 from gaussequiv.seeding import SeedLike
 from validation.fit import design, fit_path
 
@@ -319,27 +319,31 @@ class SimulationResult:
             out[name] = np.full(rows, getattr(self, name))
         return out
 
-    def to_csv(self, path: str | os.PathLike, per_seed: bool = False) -> None:
-        """One row per alpha (means and standard errors), or per (alpha, seed) with ``per_seed=True``."""
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            quantities = self.quantities
-            if per_seed:
-                w.writerow(["alpha", "n", "seed", *quantities, "certificate", "converged", "lam", "loss", "channel"])
-                for i, a in enumerate(self.alphas):
-                    for s in range(self.seeds):
-                        w.writerow([repr(float(a)), int(self.n[i]), s,
-                                    *(repr(float(getattr(self, q)[i, s])) for q in quantities),
-                                    repr(float(self.certificate[i, s])), bool(self.converged[i, s]),
-                                    repr(float(self.lam[i])), self.loss, self.channel])
-                return
-            cols = [c for q in quantities for c in (q, f"{q}_se")]
-            w.writerow(["alpha", "n", *cols, "status", "seeds", "lam", "loss", "channel"])
-            stats = {q: (self.mean(q), self.se(q)) for q in quantities}
-            for i, a in enumerate(self.alphas):
-                vals = [repr(float(v[i])) for q in quantities for v in stats[q]]
-                w.writerow([repr(float(a)), int(self.n[i]), *vals, self.status[i], self.seeds, repr(float(self.lam[i])),
-                            self.loss, self.channel])
+    def to_csv(self, path: str | os.PathLike, per_seed: bool = False, *, metadata: dict | None = None) -> None:
+        """One row per alpha (means and standard errors), or per (alpha, seed) with ``per_seed=True``, under a
+        header row (floats round-trip exactly); the sidecar ``path-metadata.json`` (:mod:`gaussequiv.tables`)
+        holds the sizes, the teacher, the estimator and ``metadata``."""
+        from gaussequiv.tables import write_csv
+
+        quantities = self.quantities
+        points, seeds = self.converged.shape
+        if per_seed:
+            table = {"alpha": np.repeat(self.alphas, seeds), "n": np.repeat(self.n, seeds),
+                     "seed": np.tile(np.arange(seeds), points)}
+            table.update({q: np.asarray(getattr(self, q), dtype=float).ravel() for q in quantities})
+            table.update(certificate=np.asarray(self.certificate, dtype=float).ravel(),
+                         converged=np.asarray(self.converged, dtype=bool).ravel(), lam=np.repeat(self.lam, seeds))
+            rows = points * seeds
+        else:
+            table = {"alpha": self.alphas, "n": self.n}
+            for q in quantities:
+                table[q], table[f"{q}_se"] = self.mean(q), self.se(q)
+            table.update(status=self.status, seeds=[self.seeds] * points, lam=self.lam)
+            rows = points
+        table.update(loss=[self.loss] * rows, channel=[self.channel] * rows)
+        info = {name: getattr(self, name) for name in ("p", "k", "n_test", "seeds", "loss", "channel", "teacher",
+                                                       "generator", "features", "classification")}
+        write_csv(path, table, {**info, "per_seed": per_seed, **(metadata or {})})
 
     def save(self, path: str | os.PathLike) -> None:
         """Write all fields to an ``.npz`` file (no pickles); read back with :meth:`load`."""
@@ -539,8 +543,8 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
     converged = np.zeros(shape, dtype=bool)
     rhos = np.empty(seeds)
     children = seeding.stream(seed, "validation.simulate").spawn(seeds)
-    bar = tqdm(total=alphas.size * seeds, desc="simulate", disable=progress is False, delay=0 if progress else 3.0,
-               leave=False)
+    bar = tqdm(total=alphas.size * seeds, desc="simulate", disable=not show_progress(progress),
+               delay=0 if progress else 3.0, leave=False)
     with bar:
         for s, child in enumerate(children):
             s_teacher, s_test, *s_train = child.spawn(2 + len(groups))

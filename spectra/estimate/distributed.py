@@ -28,6 +28,8 @@ def run_dask(client, generator, maps, root, sizes: dict[int, int], G: int, dtype
         raise ImportError("client= needs dask.distributed: pip install 'gaussequiv[distributed]'") from exc
     from tqdm.auto import tqdm
 
+    from gaussequiv.progress import show as show_progress
+
     futures = {}
     for g in range(G):
         batches = [(j, s) for j, s in sizes.items() if j % G == g]
@@ -35,7 +37,8 @@ def run_dask(client, generator, maps, root, sizes: dict[int, int], G: int, dtype
             fut = client.submit(group_task, generator, maps, root, g, batches, dtype, shape, pure=False)
             futures[fut] = (g, sum(s for _, s in batches))
     state = GroupMoments(*shape)
-    with tqdm(total=sum(sizes.values()), disable=not progress, unit="samples", desc="covariances") as bar:
+    with tqdm(total=sum(sizes.values()), disable=not show_progress(progress), unit="samples",
+              desc="covariances") as bar:
         for fut in as_completed(list(futures)):
             g, size = futures[fut]
             part = GroupMoments.from_arrays(fut.result(), where=f"group {g} result")

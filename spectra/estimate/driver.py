@@ -11,6 +11,7 @@ import numpy as np
 
 from gaussequiv import __version__
 from gaussequiv.checks import integer, matrix
+from gaussequiv.progress import show as show_progress
 from gaussequiv.seeding import SeedLike, stream
 from spectra.estimate.distributed import run_dask
 from spectra.estimate.fingerprint import FingerprintError, fingerprint
@@ -55,7 +56,7 @@ def _fingerprint_or_reason(obj, name: str) -> tuple[str | None, str | None]:
 
 
 def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, batch_size: int = 1000,
-                         seed: SeedLike = 0, progress: bool = True, checkpoint: str | os.PathLike | None = None,
+                         seed: SeedLike = 0, progress: bool | None = None, checkpoint: str | os.PathLike | None = None,
                          checkpoint_every: int = 20, groups: int = 8, precision: str = "float64",
                          batch_range: tuple[int, int] | None = None, client=None,
                          cache: bool | str | os.PathLike | None = None, model_key: str | None = None,
@@ -78,8 +79,9 @@ def estimate_covariances(generator, features=None, n_samples: int = 10_000, *, b
         Seed of the latent samples (default 0). Batch ``j`` draws from child ``j`` of
         ``gaussequiv.seeding.stream(seed, "estimate.latents")``: independent of the generator's weights,
         teachers and feature maps built from the same seed, and of :func:`spectra.features.generator_mean`.
-    progress : bool
-        Show a progress bar on stderr.
+    progress : bool or None
+        Show a progress bar on stderr: True always, False never, None (default) only on a terminal
+        (:func:`gaussequiv.progress.show`).
     checkpoint : path, optional
         ``.npz`` file written (atomically) every ``checkpoint_every`` batches and at the end. If it
         exists, the run resumes from it; the result equals an uninterrupted run with the same seed. A
@@ -320,7 +322,7 @@ def _run_local(generator, maps, root, start, stop, sizes, G, dtype, p, k, config
         prev = mvv / n
     done = sum(sizes[j] for j in range(start, first))
     write_failed = False
-    with tqdm(total=sum(sizes.values()), initial=done, disable=not progress, unit="samples",
+    with tqdm(total=sum(sizes.values()), initial=done, disable=not show_progress(progress), unit="samples",
               desc="covariances") as bar:
         for j in range(first, stop):
             state.add(j % G, *batch_statistics(generator, maps, root, j, sizes[j], dtype, p))

@@ -15,9 +15,8 @@ def test_predict_cli_writes_the_solver_values(tmp_path):
     spec = Spectrum.isotropic(30, gamma=1.5)
     spec.save(tmp_path / "s.npz")
     out = tmp_path / "c.csv"
-    code = main(["predict", "--spectrum", str(tmp_path / "s.npz"), "--loss", "logistic", "--channel", "probit",
-                 "--noise", "0.2", "--alphas", "0.5,2", "--lam", "0.1", "--out", str(out), "--plot",
-                 str(tmp_path / "c.png")])
+    code = main(["predict", "--spectrum", str(tmp_path / "s.npz"), "--loss", "logistic", "--channel", "probit:0.2",
+                 "--alphas", "0.5,2", "--lam", "0.1", "--out", str(out), "--plot", str(tmp_path / "c.png")])
     assert code == 0 and (tmp_path / "c.png").stat().st_size > 1000
     rows = list(csv.DictReader(open(out)))
     for row in rows:
@@ -26,11 +25,37 @@ def test_predict_cli_writes_the_solver_values(tmp_path):
         assert row["status"] == "converged"
 
 
-def test_predict_cli_rejects_unknown_names(tmp_path, capsys):
-    """Unknown loss names give exit code 2 and a message naming the choices."""
+def test_predict_cli_lambda_path(tmp_path):
+    """Several --lam values (a geometric grid, ``:log``) at one alpha are a lambda path; reference:
+    replica.solve at each lam (both certified to 1e-10)."""
+    spec = Spectrum.isotropic(20, gamma=1.0)
+    spec.save(tmp_path / "s.npz")
+    out = tmp_path / "path.csv"
+    code = main(["predict", "--spectrum", str(tmp_path / "s.npz"), "--loss", "square", "--channel", "linear:0.1",
+                 "--alphas", "1.5", "--lam", "1e-2:1:3:log", "--out", str(out), "--no-progress"])
+    assert code == 0
+    rows = list(csv.DictReader(open(out)))
+    np.testing.assert_allclose([float(r["lam"]) for r in rows], [1e-2, 1e-1, 1.0], rtol=1e-12)
+    for row in rows:
+        ref = solve(spec, Loss.square(), Channel.linear(0.1), 1.5, float(row["lam"]))
+        assert float(row["test_error"]) == pytest.approx(ref.test_error, rel=1e-8)
+        assert float(row["alpha"]) == 1.5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--loss", "cauchy"], "unknown --loss 'cauchy'"),
+    (["--channel", "probit"], "probit:NOISE"),
+    (["--channel", "sign:0.7"], "flip must be < 0.5"),
+    (["--alphas", "1:2"], "--alphas '1:2': expected START:STOP:NUM"),
+    (["--alphas", "1:2:3", "--lam", "0.1,1"], "a lambda path needs a single --alphas value"),
+])
+def test_predict_cli_rejects_bad_specs(tmp_path, capsys, argv, message):
+    """Bad specs give exit code 2 (usage) and a one-line message naming the option, and write nothing."""
     Spectrum.isotropic(5).save(tmp_path / "s.npz")
-    assert main(["predict", "--spectrum", str(tmp_path / "s.npz"), "--loss", "cauchy"]) == 2
-    assert "unknown loss" in capsys.readouterr().err
+    assert main(["predict", "--spectrum", str(tmp_path / "s.npz"), *argv, "--out", str(tmp_path / "c.csv")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c.csv").exists()
 
 
 def test_demo_runs_small(tmp_path, monkeypatch):

@@ -296,7 +296,7 @@ def test_predict_cli_random_features(tmp_path, capsys):
     """`gaussequiv predict --random-features` runs the p = infinity curve without a spectrum file."""
     out = tmp_path / "rf.csv"
     code = cli_main(["predict", "--random-features", "erf", "--n-over-d", "2", "--p-over-n", "0.5:2:4",
-                     "--loss", "square", "--channel", "linear", "--noise", "0.1", "--lam", "1e-3",
+                     "--loss", "square", "--channel", "linear:0.1", "--lam", "1e-3",
                      "--lam-convention", "mei-montanari", "--out", str(out)])
     assert code == 0
     rows = list(csv.DictReader(open(out)))

@@ -1,6 +1,7 @@
 """`gaussequiv validate` runs end to end, writes its report, and its verdict, printout, summary.md, JSON report and
 exit status say the same thing (the one rule of validation.compare)."""
 
+import csv
 import json
 
 import numpy as np
@@ -76,10 +77,12 @@ def test_validate_cli_lambda_path_without_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GAUSSEQUIV_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "path"
     code = main(["validate", "--generator", "single-sign:30x60", "--features", "identity", "--loss", "square",
-                 "--channel", "linear:0.1", "--lam", "1e-2:1:3", "--alphas", "1.5", "--seeds", "3",
+                 "--channel", "linear:0.1", "--lam", "1e-2:1:3:log", "--alphas", "1.5", "--seeds", "3",
                  "--samples", "5000", "--n-test", "500", "--out", str(out), "--no-progress", "--no-cache"])
     assert code in EXIT_CODES.values()
     assert len((out / "comparison.csv").read_text().splitlines()) == 1 + 3 * 5
+    lams = sorted({float(r["lam"]) for r in csv.DictReader(open(out / "theory.csv"))})
+    np.testing.assert_allclose(lams, [1e-2, 1e-1, 1.0], rtol=1e-12)  # :log is the geometric grid
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npz"))
 
 
@@ -126,14 +129,20 @@ def test_validate_cli_exit_status_follows_the_verdict(tmp_path, monkeypatch):
     assert EXIT_CODES == {"agree": 0, "disagree": 3, "incomplete": 4}
 
 
-def test_validate_cli_bad_input(tmp_path, capsys):
-    """Reference: errors exit with status 1 and a message naming the option; unparsable options with argparse's 2."""
-    assert main(["validate", "--loss", "cubic", "--out", str(tmp_path)]) == 1
-    assert "--loss" in capsys.readouterr().err
-    assert main(["validate", "--seeds", "1", "--out", str(tmp_path)]) == 1
-    assert main(["validate", "--alphas", "a:b", "--out", str(tmp_path)]) == 1
-    assert main(["validate", "--level", "1.5", "--out", str(tmp_path)]) == 1
-    assert main(["validate", "--lam", "1e-2:1:3", "--alphas", "1:2:3", "--out", str(tmp_path)]) == 1
-    with pytest.raises(SystemExit) as exc:
-        main(["validate", "--cache", str(tmp_path), "--no-cache", "--out", str(tmp_path)])
-    assert exc.value.code == 2
+@pytest.mark.parametrize("argv, option", [
+    (["--loss", "cubic"], "--loss"),
+    (["--seeds", "1"], "--seeds"),
+    (["--alphas", "a:b"], "--alphas"),
+    (["--level", "1.5"], "--level"),
+    (["--lam", "1e-2:1:3:log", "--alphas", "1:2:3"], "--alphas"),
+    (["--teacher", "fixed"], "--teacher"),
+    (["--teacher", "averaged", "--gaussian-control"], "--gaussian-control"),
+    (["--cache", "c", "--no-cache"], "--no-cache"),
+])
+def test_validate_cli_bad_input(tmp_path, capsys, argv, option):
+    """Reference: the exit codes of `gaussequiv --help`. A wrong option or value is a usage error: status 2 and one
+    line naming the option (argparse's own errors too), before any work and without a traceback."""
+    assert main(["validate", "--generator", "single-sign:10x20", *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
