@@ -1,10 +1,13 @@
 """The demo at a small size: its printed, written and plotted verdicts are the one rule of validation.compare, and
-the agreement it plots holds."""
+the agreement it plots holds. Slow (statistical agreement needs seeds); the default suite runs the demo end to end
+at a smaller size in ``tests/replica/test_cli_and_docs.py::test_demo_runs_small``."""
 
 import numpy as np
 import pytest
 
 from gaussequiv.demo import DemoResult, run_demo
+
+pytestmark = pytest.mark.slow
 
 #: Family-wise level of the asserted agreements: an exact theory fails one with probability at most this.
 LEVEL = 1e-3

@@ -1,6 +1,7 @@
 """The ``--quick`` variants of the paper figures: each runs end to end, writes its PNG and CSV, and shows the
 agreement it plots. References are named per test: exact covariances, the Monte Carlo floor, the ODE, the
-replica theory."""
+replica theory. Slow (about 2 minutes together on 2 cores): the default suite runs the smoke versions in
+``test_smoke.py``."""
 
 from types import SimpleNamespace
 
@@ -9,6 +10,8 @@ import pytest
 
 from paper_figures import learning_curves, local_fields, online_sgd, spectra
 from validation import compare
+
+pytestmark = pytest.mark.slow
 
 #: Family-wise level of figure 3's verdicts in these tests: an exact theory fails one with probability <= this.
 LEVEL = 1e-3

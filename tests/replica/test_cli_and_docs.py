@@ -61,7 +61,8 @@ def test_predict_cli_rejects_bad_specs(tmp_path, capsys, argv, message):
 def test_demo_runs_small(tmp_path, monkeypatch):
     """`gaussequiv demo` end to end at a small size (the README's first command uses the defaults)."""
     monkeypatch.setenv("GAUSSEQUIV_CACHE", str(tmp_path / "cache"))
-    code = main(["demo", "--out", str(tmp_path / "demo"), "--p", "40", "--samples", "4000"])
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--p", "30", "--samples", "3000", "--seeds", "2",
+                 "--n-test", "200"])
     assert code == 0
     assert (tmp_path / "demo" / "demo.png").stat().st_size > 1000
     rows = list(csv.DictReader(open(tmp_path / "demo" / "demo_logistic.csv")))
