@@ -137,8 +137,8 @@ class Channel(ABC):
         >>> ch = Channel.logit(2.0)
         >>> ch.name, ch.is_classification
         ('logit(2)', True)
-        >>> round(float(ch.likelihood(1.0, 0.5)), 12)  # 1/(1 + e^-1)
-        0.731058578630
+        >>> round(float(ch.likelihood(1.0, 0.5)), 10)  # 1/(1 + e^-1)
+        0.7310585786
         """
         beta = real("beta", beta, low=0.0, low_open=True)
         return _Logit(beta=beta)

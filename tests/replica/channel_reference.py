@@ -39,6 +39,24 @@ class RefLoss:
         self.kind = loss.name.split("(")[0] if loss.name.split("(")[0] in ("square", "hinge", "huber") else "smooth"
         if self.kind == "huber":
             self.a = float(loss.name[len("huber("):-1])
+        if self.kind == "smooth":  # scalar l' and l'' from the sympy expression (math module, library fallback)
+            ys, zs = sp.Symbol("y"), sp.Symbol("z")
+            d1 = sp.diff(loss.expr, zs)
+            f1, f2 = (sp.lambdify((ys, zs), e, "math") for e in (d1, sp.diff(d1, zs)))
+
+            def safe(fast, slow):
+                def h(y, z):
+                    try:
+                        v = float(fast(y, z))
+                        if math.isfinite(v):
+                            return v
+                    except (OverflowError, ZeroDivisionError, ValueError):
+                        pass
+                    return float(slow(y, z))
+                return h
+
+            self.d1 = safe(f1, loss.derivative)
+            self.d2 = safe(f2, loss.second_derivative)
 
     def kinks(self, y: float, V: float) -> list[float]:
         """Values of omega where the prox is not smooth, for label y."""
@@ -63,17 +81,18 @@ class RefLoss:
             if abs(u) <= self.a * (1 + V):
                 return (w + V * y) / (1 + V), 1 / (1 + V)
             return w + V * self.a * np.sign(u), 0.0
-        d1 = float(self.loss.derivative(y, w))
+        d1 = self.d1(y, w)
         lo, hi = sorted((w, w - V * d1))
+
         def g(z):
-            return (z - w) / V + float(self.loss.derivative(y, z))
+            return (z - w) / V + self.d1(y, z)
 
         glo, ghi = g(lo), g(hi)
         if glo * ghi >= 0:  # the root is at an end of the bracket (to rounding)
             z = lo if abs(glo) <= abs(ghi) else hi
         else:
             z = optimize.brentq(g, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
-        d2 = float(self.loss.second_derivative(y, z))
+        d2 = self.d2(y, z)
         return z, d2 / (1 + V * d2)
 
     def fg(self, y: float, w: float, V: float, z: float) -> float:
@@ -85,7 +104,7 @@ class RefLoss:
             return u / (1 + V) if abs(u) <= self.a * (1 + V) else self.a * np.sign(u)
         if self.kind == "square":
             return (y - w) / (1 + V)
-        return -float(self.loss.derivative(y, z))
+        return -self.d1(y, z)
 
     def value(self, y: float, z: float) -> float:
         if self.kind == "square":
