@@ -265,3 +265,28 @@ def _residual_kinks(rl: RefLoss, V: float) -> list[float]:
     if rl.kind == "hinge":
         raise ValueError("hinge needs labels +-1")
     return []
+
+
+def reference_fixed_point(spec, loss, channel, alpha, lam, x0):
+    """The fixed point ``(V, q, m)`` of the saddle-point equations with this module's channel side and the
+    library's prior side (theory §2.1), by ``scipy.optimize.root`` from ``x0`` in ``(log V, log q, m)``;
+    returns it with the largest residual of the three equations."""
+    from replica.prior import SpectralSums
+
+    prior = SpectralSums(spec)
+    rho, sg = spec.rho, np.sqrt(spec.gamma)
+
+    def fmap(x):
+        V, q = np.exp(x[0]), np.exp(x[1])
+        m = x[2]
+        if m * m >= rho * q:
+            return np.full(3, 1e3)
+        h = channel_side(loss, channel, rho, V, q, m)
+        Vn, qn, mn = prior(lam, alpha * h["vhat"], alpha * h["qhat"], alpha * h["mhat"] / sg)
+        return np.array([np.log(Vn) - x[0], np.log(qn) - x[1], mn - m])
+
+    x = np.array([np.log(x0[0]), np.log(x0[1]), x0[2]])
+    sol = optimize.root(fmap, x, method="hybr", options={"xtol": 1e-12})
+    V, q, m = np.exp(sol.x[0]), np.exp(sol.x[1]), sol.x[2]
+    res = float(np.max(np.abs(fmap(sol.x))))
+    return V, q, m, res
