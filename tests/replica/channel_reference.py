@@ -195,9 +195,16 @@ class RefChannel:
         return out
 
 
-def channel_side(loss, channel, rho: float, V: float, q: float, m: float) -> dict[str, float]:
-    """The channel-side expectations at ``(V, q, m)`` (see the module docstring), by adaptive quadrature."""
+def channel_side(loss, channel, rho: float, V: float, q: float, m: float, *,
+                 features: list[tuple[float, float]] | None = None) -> dict[str, float]:
+    """The channel-side expectations at ``(V, q, m)`` (see the module docstring), by adaptive quadrature.
+
+    ``features`` ``[(z_k, width_k)]``: where a custom likelihood is steep (read off its formula by the caller),
+    to split the integrals there as for the built-in channels.
+    """
     rl, rc = RefLoss(loss), RefChannel(channel)
+    if features is not None:
+        rc.features = list(features)
     if rc.kind == "linear":
         return _linear(rl, rc, rho, V, q, m)
     vs = rho - m * m / q
