@@ -5,7 +5,8 @@ Two implementations of one interface:
 * :class:`SquareChannelSide` -- the square loss, whose Gaussian integrals are closed forms in the channel
   moments ``E[y^2]`` and ``E[y nu]/rho`` (theory §2.5);
 * :class:`QuadratureChannelSide` -- any other loss: the loss's prox evaluated once per sweep on the
-  channel's quadrature nodes (a :class:`replica.channel.Measure`), warm-started from the previous sweep.
+  channel's quadrature nodes (a :class:`replica.channel.Measure` whose panels split at the loss's kinks),
+  warm-started from the previous sweep.
 """
 
 from __future__ import annotations
@@ -46,33 +47,39 @@ class SquareChannelSide:
 
 
 class QuadratureChannelSide:
-    """Hats of a general convex loss by the channel's fixed quadrature rule."""
+    """Hats of a general convex loss by the channel's quadrature rule, split at the loss's kinks.
+
+    Every expectation is a sum of non-negative terms except ``m_hat``'s: ``V_hat = alpha E sum_y Z0 r``
+    with ``r = (1 - d prox/d omega)/V >= 0`` (exact piece by piece for the hinge and Huber losses, whose
+    kinks are panel edges), ``q_hat = alpha E sum_y Z0 f_g^2``. A sum of non-negative terms can come out
+    negative only through rounding of terms that should be >= 0 (a custom likelihood a hair below 0): a
+    result whose magnitude is within the summation's rounding bound ``n eps sum |terms|`` is zero, anything
+    more negative is returned as is (and the solver reports the point invalid).
+    """
 
     def __init__(self, loss: Loss, channel: Channel, rho: float, alpha: float, gamma: float):
         self.loss, self.channel, self.rho, self.alpha = loss, channel, rho, alpha
         self.sqrt_gamma = np.sqrt(gamma)
         self._guess: np.ndarray | None = None
+        self._cache: tuple | None = None
 
     def _prox(self, V: float, q: float, m: float):
-        meas = self.channel.measure(self.rho, q, m)
+        key = (V, q, m)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        meas = self.channel.measure(self.rho, q, m, kinks=self.loss.kinks(V))
         z, r = self.loss.prox(meas.y, meas.omega, V, self._guess)
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(r))):
             raise FloatingPointError("non-finite prox on the quadrature nodes")
         self._guess = z
+        self._cache = (key, (meas, z, r))
         return meas, z, r
 
     def hats(self, V: float, q: float, m: float) -> tuple[float, float, float]:
         """``(V_hat, q_hat, m_hat)``."""
         meas, z, r = self._prox(V, q, m)
-        fg = (z - meas.omega) / V
-        if self.loss.smooth:
-            v_hat = self.alpha * meas.expect(r)
-        else:
-            # Gaussian integration by parts in xi (omega = sqrt(q) xi, omega* = m xi / sqrt(q)):
-            # E sum_y Z0 d_omega f_g = (E sum_y Z0 omega f_g - m E sum_y dZ0 f_g) / q, smooth in (V, q, m)
-            # where the jumps of r = -d_omega f_g would make a fixed rule piecewise constant.
-            v_hat = -self.alpha * (meas.expect(meas.omega * fg) - m * meas.expect_d(fg)) / q
-        return (v_hat, self.alpha * meas.expect(fg * fg),
+        fg = self.loss.fg(meas.y, meas.omega, V, z)
+        return (self.alpha * _nonnegative_sum(meas.wz * r), self.alpha * _nonnegative_sum(meas.wz * fg * fg),
                 self.alpha / self.sqrt_gamma * meas.expect_d(fg))
 
     def training(self, V: float, q: float, m: float) -> tuple[float, float]:
@@ -85,6 +92,15 @@ class QuadratureChannelSide:
         else:
             err = meas.expect((meas.y - z) ** 2)
         return train_loss, err
+
+
+def _nonnegative_sum(terms: np.ndarray) -> float:
+    """``sum(terms)`` of terms that are >= 0 in exact arithmetic: a negative result within the rounding bound
+    of the summation (``n eps sum |terms|``, Higham's bound for recursive summation) is 0."""
+    total = float(np.sum(terms))
+    if total < 0 and -total <= terms.size * np.finfo(float).eps * float(np.sum(np.abs(terms))):
+        return 0.0
+    return total
 
 
 def make_channel_side(loss: Loss, channel: Channel, rho: float, alpha: float, gamma: float):

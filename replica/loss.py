@@ -22,13 +22,49 @@ from scipy.special import expit
 from gaussequiv import checks
 from replica._symbolic import Y, Z, lambdify_safe, parse_expression
 
-__all__ = ["Loss", "NonConvexLossError"]
+__all__ = ["Kinks", "Loss", "NonConvexLossError"]
 
 ProxFunction = Callable[[np.ndarray, np.ndarray, float, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
 
 
 class NonConvexLossError(ValueError):
     """The loss is not convex in ``z``: the replica equations of this library do not apply."""
+
+
+@dataclass(frozen=True)
+class Kinks:
+    """Where the prox of a loss is not smooth in ``omega``, at a given ``V`` (theory §2.2, prox facts).
+
+    The channel's quadrature puts panel edges there, so that each smooth piece of the prox is integrated as
+    the smooth function it is (a fixed rule across a kink converges only algebraically).
+
+    Attributes
+    ----------
+    margin : tuple of float
+        Kinks at ``y * omega = c`` (hinge: ``1 - V`` and ``1``); need a finite label set.
+    residual : tuple of float
+        Kinks at ``y - omega = c`` (Huber: ``-a (1 + V)`` and ``a (1 + V)``).
+
+    Examples
+    --------
+    >>> Loss.hinge().kinks(0.5).omega(-1.0)
+    array([-0.5, -1. ])
+    """
+
+    margin: tuple[float, ...] = ()
+    residual: tuple[float, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.margin or self.residual)
+
+    def omega(self, y: float) -> np.ndarray:
+        """The kinks in ``omega`` for the label ``y`` (margin kinks need ``y != 0``; none then)."""
+        y = float(y)
+        out = [c / y for c in self.margin] if y != 0 else []
+        return np.array(out + [y - c for c in self.residual], dtype=float)
+
+    def to_dict(self) -> dict:
+        return {"margin": list(self.margin), "residual": list(self.residual)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,8 +86,8 @@ class Loss:
     lipschitz : float or None
         A bound on ``|dl/dz|`` when one is known (used for documentation and tests).
     smooth : bool
-        False for losses with kinks (hinge, Huber): their ``r`` jumps, so the solver computes
-        ``V_hat`` from ``f_g`` alone through Gaussian integration by parts instead.
+        False for losses with kinks (hinge, Huber): their prox is piecewise in ``omega`` and ``r`` jumps
+        at the kinks, which :meth:`kinks` locates so that the channel's quadrature splits there.
     labels : tuple of float or None
         For a :meth:`from_expr` loss given ``labels``: the only labels it is checked convex for, and
         accepted by its prox; None (every other loss) means any real label.
@@ -67,6 +103,8 @@ class Loss:
     lipschitz: float | None = None
     smooth: bool = True
     labels: tuple[float, ...] | None = None
+    _kinks: Callable[[float], Kinks] | None = field(default=None, repr=False)
+    _fg: Callable[[np.ndarray, np.ndarray, float, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ numerics
     def __call__(self, y, z) -> np.ndarray:
@@ -120,6 +158,39 @@ class Loss:
             raise ValueError(f"V must be finite and > 0, got {V}")
         y, omega = np.broadcast_arrays(np.asarray(y, float), np.asarray(omega, float))
         return self._prox(y, omega, float(V), guess)
+
+    def fg(self, y, omega, V: float, prox) -> np.ndarray:
+        """``f_g = (prox - omega)/V`` (theory §2.2), evaluated without the cancellation of that difference.
+
+        For a smooth loss this is ``-l'(y, prox)`` (the prox's optimality condition); the hinge and Huber
+        losses use their piecewise closed forms. The difference quotient loses ``eps |omega| / V`` relative
+        accuracy, 1e-7 at ``V = 1e-9``.
+
+        Examples
+        --------
+        >>> loss = Loss.hinge()
+        >>> z, _ = loss.prox(1.0, -2.0, 1e-9)
+        >>> float(loss.fg(1.0, -2.0, 1e-9, z))  # y in the linear piece, exactly
+        1.0
+        """
+        y, omega, prox = np.broadcast_arrays(np.asarray(y, float), np.asarray(omega, float), np.asarray(prox, float))
+        if self._fg is not None:
+            return self._fg(y, omega, float(V), prox)
+        return -np.asarray(self._d1(y, prox), dtype=float)
+
+    def kinks(self, V: float) -> Kinks:
+        """Where the prox at variance ``V`` is not smooth in ``omega`` (empty for smooth losses).
+
+        Examples
+        --------
+        >>> Loss.huber(2.0).kinks(0.5)
+        Kinks(margin=(), residual=(-3.0, 3.0))
+        >>> bool(Loss.logistic().kinks(0.5))
+        False
+        """
+        if not (np.isfinite(V) and V > 0):
+            raise ValueError(f"V must be finite and > 0, got {V}")
+        return self._kinks(float(V)) if self._kinks is not None else Kinks()
 
     def threshold(self, y, V: float) -> np.ndarray:
         """The centre ``omega_c(y) = V l'(y, 0)`` at which ``prox(y, omega_c, V) = 0``.
@@ -189,10 +260,15 @@ class Loss:
             r = np.where(mid, 1.0 / V, 0.0)
             return z, r
 
+        def fg(y, omega, V, z):
+            yw = y * omega
+            return np.where(yw <= 1.0 - V, y, np.where(yw < 1.0, (y - omega) / V, 0.0))
+
         return cls(name="hinge", expr=sp.Max(0, 1 - Y * Z), _prox=prox,
                    _value=lambda y, z: np.maximum(0.0, 1.0 - y * z),
                    _d1=lambda y, z: np.where(y * z < 1.0, -y, 0.0),
-                   _d2=lambda y, z: np.zeros(np.broadcast(y, z).shape), lipschitz=1.0, smooth=False)
+                   _d2=lambda y, z: np.zeros(np.broadcast(y, z).shape), lipschitz=1.0, smooth=False,
+                   _kinks=lambda V: Kinks(margin=(1.0 - V, 1.0)), _fg=fg)
 
     @classmethod
     def huber(cls, a: float = 1.0) -> Loss:
@@ -208,6 +284,10 @@ class Loss:
             r = np.where(inner, 1.0 / (1.0 + V), 0.0)
             return z, r
 
+        def fg(y, omega, V, z):
+            u = y - omega
+            return np.where(np.abs(u) <= a * (1.0 + V), u / (1.0 + V), a * np.sign(u))
+
         def value(y, z):
             u = np.abs(y - z)
             return np.where(u <= a, 0.5 * u * u, a * u - 0.5 * a * a)
@@ -215,7 +295,8 @@ class Loss:
         expr = sp.Piecewise(((Y - Z) ** 2 / 2, sp.Abs(Y - Z) <= a), (a * sp.Abs(Y - Z) - a**2 / 2, True))
         return cls(name=f"huber({a:g})", expr=expr, _prox=prox, _value=value,
                    _d1=lambda y, z: np.clip(z - y, -a, a),
-                   _d2=lambda y, z: (np.abs(y - z) <= a).astype(float), lipschitz=a, smooth=False)
+                   _d2=lambda y, z: (np.abs(y - z) <= a).astype(float), lipschitz=a, smooth=False,
+                   _kinks=lambda V: Kinks(residual=(-a * (1.0 + V), a * (1.0 + V))), _fg=fg)
 
     @classmethod
     def from_expr(cls, expr, name: str | None = None, *, labels=None) -> Loss:

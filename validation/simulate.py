@@ -144,10 +144,11 @@ def _noiseless(channel) -> bool:
 
 
 def sample_labels(channel, nu, seed: SeedLike = 0) -> np.ndarray:
-    """Labels ``y ~ P0(. | nu)`` of a :class:`replica.Channel`, noise included.
+    """Labels ``y ~ P0(. | nu)`` of a :class:`replica.Channel`, noise included: :meth:`replica.Channel.sample`.
 
-    Linear: ``y = nu + sqrt(noise) zeta``; sign/probit: ``y = sign(nu + sqrt(noise) zeta)``, then flipped
-    with probability ``flip``; a likelihood channel: drawn from ``P0(y|nu)`` over its labels.
+    The channel draws its own labels, so every channel, built-in or ``from_likelihood``, is sampled from the
+    law its theory uses. ``seed`` (an int >= 0, a ``SeedSequence`` or a ``Generator``) gives the stream of kind
+    ``"validation.labels"`` (:func:`gaussequiv.seeding.rng`).
 
     Examples
     --------
@@ -156,8 +157,11 @@ def sample_labels(channel, nu, seed: SeedLike = 0) -> np.ndarray:
     >>> sample_labels(Channel.sign(), np.array([-0.5, 2.0]), seed=0)
     array([-1.,  1.])
     """
-    nu = np.asarray(nu, dtype=float)
-    return _label_sampler(channel)(channel, nu, seeding.rng(seed, "validation.labels"))
+    from replica import Channel
+
+    if not isinstance(channel, Channel):
+        raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
+    return channel.sample(nu, seeding.rng(seed, "validation.labels"))
 
 
 # ------------------------------------------------------------------------------------------------- result

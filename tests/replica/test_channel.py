@@ -76,7 +76,7 @@ def test_sign_rule_stays_accurate_as_vstar_vanishes():
     assert meas.expect_d(vals) == pytest.approx(ref_d, abs=1e-10)
 
 
-@pytest.mark.parametrize("channel", [Channel.sign(), Channel.sign(flip=0.2), Channel.probit(0.5),
+@pytest.mark.parametrize("channel", [Channel.sign(), Channel.sign(flip=0.2), Channel.probit(0.5), Channel.logit(1.5),
                                      Channel.from_likelihood("1/(1 + exp(-2*y*z))")], ids=lambda c: c.name)
 @pytest.mark.parametrize("c", [{-1.0: 0.0, 1.0: 0.0}, {-1.0: 0.7, 1.0: -0.7}, {-1.0: -0.3, 1.0: 0.3}])
 def test_wrong_side_probability_matches_mpmath(channel, c):
@@ -127,7 +127,7 @@ def test_noisy_test_errors_closed_forms():
 def test_moments_match_quadrature():
     """E[y^2] and E[y nu]/rho of each channel (closed forms of theory §2.5) against its own measure."""
     rho = 1.3
-    for ch in (Channel.sign(), Channel.sign(flip=0.15), Channel.probit(0.4), Channel.linear(0.2),
+    for ch in (Channel.sign(), Channel.sign(flip=0.15), Channel.probit(0.4), Channel.linear(0.2), Channel.logit(0.7),
                Channel.from_likelihood("1/(1 + exp(-y*z))")):
         ey2, kappa = ch.moments(rho)
         meas = ch.measure(rho, 1.0, 0.5)
@@ -217,3 +217,35 @@ def test_likelihood_measure_matches_adaptive_quadrature(rho, q, m):
     vals = _f(meas.y, meas.omega)
     assert meas.expect(vals) == pytest.approx(refs[0], abs=1e-10)
     assert meas.expect_d(vals) == pytest.approx(refs[1], abs=1e-10)
+
+
+@pytest.mark.parametrize("beta", [0.3, 2.0, 40.0])
+def test_logit_closed_forms_match_adaptive_quadrature(beta):
+    """Reference: scipy quad (adaptive, split at 0) of E[y nu]/rho = E[nu tanh(beta nu/2)]/rho and of the noisy
+    test error P(y != sign h) = 2 int phi_rho(nu) expit(-beta nu) Phi(m nu/(rho b)) dnu, b^2 = q - m^2/rho; the
+    library uses the probit-mixture closed forms (and, for the generic wrong-side probability, its measure)."""
+    from scipy import integrate, special
+
+    ch = Channel.logit(beta)
+    rho, q, m = 1.3, 0.9, 0.7
+    dens = lambda nu: np.exp(-nu * nu / (2 * rho)) / np.sqrt(2 * np.pi * rho)  # noqa: E731
+    kw = dict(points=[0.0], epsabs=1e-15, epsrel=1e-13, limit=500)
+    lim = 12 * np.sqrt(rho)
+    kappa = integrate.quad(lambda nu: dens(nu) * nu * np.tanh(beta * nu / 2), -lim, lim, **kw)[0] / rho
+    assert ch.moments(rho) == pytest.approx((1.0, kappa), rel=1e-12)
+    b = np.sqrt(q - m * m / rho)
+    noisy = 2 * integrate.quad(lambda nu: dens(nu) * special.expit(-beta * nu) * special.ndtr(m * nu / (rho * b)),
+                               -lim, lim, **kw)[0]
+    assert ch.test_error_noisy(rho, q, m) == pytest.approx(noisy, rel=1e-12)
+    assert ch.wrong_side(rho, q, m, {-1.0: 0.0, 1.0: 0.0}) == pytest.approx(noisy, rel=1e-12)
+    assert ch.test_error(rho, q, m) == pytest.approx(np.arccos(m / np.sqrt(rho * q)) / np.pi, rel=1e-14)
+
+
+def test_logit_by_name_and_bad_beta():
+    """Channel.from_name knows logit; beta must be a finite number > 0 (argument named)."""
+    assert Channel.from_name("logit", beta=2.0).likelihood(1.0, 0.0) == 0.5
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="beta"):
+            Channel.logit(bad)
+    with pytest.raises(TypeError, match="beta"):
+        Channel.logit("2")

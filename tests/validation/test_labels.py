@@ -41,4 +41,4 @@ def test_sign_labels_are_pm1():
     """Reference: sign(0) is +1 here (a label must be +-1), never 0."""
     assert set(sample_labels(Channel.sign(), np.array([-1.0, 0.0, 2.0]), seed=0)) == {-1.0, 1.0}
     with pytest.raises(TypeError, match="channel"):
-        sample_labels(object(), np.zeros(3))
+        sample_labels(object(), np.zeros(3), seed=0)
