@@ -44,6 +44,7 @@ CHANNELS: dict[str, tuple[str, str, bool, str]] = {
     "linear": ("linear", "NOISE", False, "y = nu + sqrt(NOISE) xi (NOISE: noise variance, default 0)"),
     "sign": ("sign", "FLIP", False, "y = sign(nu), each label flipped with probability FLIP (default 0)"),
     "probit": ("probit", "NOISE", True, "y = sign(nu + sqrt(NOISE) xi), NOISE > 0"),
+    "logit": ("logit", "BETA", True, "P(y | nu) = 1/(1 + exp(-BETA y nu)), BETA > 0"),
 }
 
 

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 from gaussequiv import checks
 from replica._symbolic import lambdify_safe
 from replica.channel import Channel
-from replica.quadrature import N_MAX, gauss_hermite, gaussian_panels, nodes_for_variance
+from replica.quadrature import N_MAX, gauss_hermite, gaussian_rule, nodes_for_variance
 from replica.result import ConvergenceError
 from spectra import Spectrum
 
@@ -345,7 +345,7 @@ class _StateEvolution:
 
     def _own_rule(self, q: float, refine: bool) -> float:
         V = self.rho - q
-        omega, w = gaussian_panels(q, np.sqrt(V), scale=0.5 if refine else 1.0)
+        omega, w = gaussian_rule(q, steps=[(0.0, np.sqrt(V))], scale=0.5 if refine else 1.0)
         out = self.out
         with np.errstate(all="ignore"):
             if self.channel.labels is not None:
@@ -462,7 +462,7 @@ def _test_errors(se: _StateEvolution, q: float) -> tuple[float, float]:
     if V <= 0:  # perfect recovery of the field: only the label noise remains
         return 0.0, float(ch.test_error_noisy(rho, rho * (1 - EDGE), rho * (1 - EDGE)))
     if q > 0:
-        omega, w = gaussian_panels(q, np.sqrt(V))
+        omega, w = gaussian_rule(q, steps=[(0.0, np.sqrt(V))])
     else:
         omega, w = np.zeros(1), np.ones(1)
     out = se.out

@@ -32,7 +32,6 @@ import warnings
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
-import sympy as sp
 from tqdm.auto import tqdm
 
 from gaussequiv import checks, seeding
@@ -100,41 +99,8 @@ class Covariances:
 
 # ------------------------------------------------------------------------------------------------- labels
 def _sign(x: np.ndarray) -> np.ndarray:
+    """``sign`` with ``sign(0) = +1``, the convention of the labels (:meth:`replica.Channel.sample`)."""
     return np.where(x >= 0, 1.0, -1.0)
-
-
-def _labels_sign_family(channel, nu, rng):
-    z = nu + np.sqrt(channel.noise) * rng.standard_normal(nu.shape) if channel.noise > 0 else nu
-    y = _sign(z)
-    if channel.flip > 0:
-        y = np.where(rng.random(nu.shape) < channel.flip, -y, y)
-    return y
-
-
-def _labels_linear(channel, nu, rng):
-    return nu + np.sqrt(channel.noise) * rng.standard_normal(nu.shape) if channel.noise > 0 else nu.copy()
-
-
-def _labels_likelihood(channel, nu, rng):
-    ysym = next(s for s in channel.expr.free_symbols if s.name == "y")
-    zsym = next(s for s in channel.expr.free_symbols if s.name == "z")
-    f = sp.lambdify((ysym, zsym), channel.expr, modules=["scipy", "numpy"])
-    labels = np.asarray(channel.labels, dtype=float)
-    probs = np.stack([np.broadcast_to(f(v, nu), nu.shape) for v in labels], axis=1)
-    cum = np.cumsum(probs, axis=1)
-    idx = (rng.random(nu.shape)[:, None] > cum[:, :-1]).sum(axis=1)
-    return labels[idx]
-
-
-def _label_sampler(channel):
-    """The sampler of a channel, chosen by the attributes that define its law."""
-    if hasattr(channel, "flip") and hasattr(channel, "noise"):
-        return _labels_sign_family
-    if hasattr(channel, "noise") and not channel.is_classification:
-        return _labels_linear
-    if hasattr(channel, "expr") and getattr(channel, "labels", None):
-        return _labels_likelihood
-    raise TypeError(f"channel must be a replica.Channel (linear, sign, probit or from_likelihood), got {channel!r}")
 
 
 def _noiseless(channel) -> bool:
@@ -511,7 +477,10 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
         if fixed_theta.shape != (D,):
             raise ValueError(f"teacher has {fixed_theta.size} weights but the generator's latent dimension is "
                              f"D = {D}: use LinearTeacher.random({D})")
-    sampler = _label_sampler(channel)
+    from replica import Channel
+
+    if not isinstance(channel, Channel):
+        raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
     if not hasattr(loss, "derivative") or not hasattr(loss, "expr"):
         raise TypeError(f"loss must be a replica.Loss, got {type(loss).__name__}")
     lam_path = np.ndim(lam) > 0
@@ -557,14 +526,14 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
             phi_theta = phi @ theta / np.sqrt(p * D)
             rng_test = np.random.default_rng(s_test)
             v_test, nu_test = _draw(generator, features, mean_v, theta, n_test, rng_test, batch_size)
-            y_test = sampler(channel, nu_test, rng_test)
+            y_test = channel.sample(nu_test, rng_test)
             X_test = design(v_test, p)
             w_prev = None
             for g, idx in enumerate(groups):
                 # one training set per distinct alpha; every lam of that alpha is fitted on it
                 rng = np.random.default_rng(s_train[g])
                 v, nu = _draw(generator, features, mean_v, theta, int(ns[idx[0]]), rng, batch_size)
-                y = sampler(channel, nu, rng)
+                y = channel.sample(nu, rng)
                 X = design(v, p)
                 for i, res in zip(idx, fit_path(loss, X, y, lams[idx], w0=w_prev, tol=tol), strict=True):
                     w = res.w
