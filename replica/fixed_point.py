@@ -38,6 +38,9 @@ STALL_WINDOW = 25
 #: The damping is raised as ``d <- (1 + d)/2``; past this ceiling (about 10 doublings of the step count) the
 #: iteration makes no progress that more damping would rescue, and it reports ``stalled``.
 MAX_DAMPING = 0.999
+#: A window of STALL_WINDOW sweeps that lowers the best residual by less than this factor counts as slow progress
+#: (at this rate 1e-10 takes thousands of sweeps): Newton is tried from the best point.
+SLOW_PROGRESS = 0.5
 #: Anderson history (depth 4 is the usual sweet spot for small smooth maps; deeper histories are
 #: ill-conditioned in 3 dimensions).
 ANDERSON_DEPTH = 4
@@ -122,7 +125,8 @@ Evaluate = Callable[[np.ndarray], "tuple[np.ndarray, object] | None"]
 
 def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float = 0.0,
             acceleration: bool = True, valid: Callable[[np.ndarray], bool] | None = None,
-            diverged: Callable[[np.ndarray], bool] | None = None) -> FixedPointResult:
+            diverged: Callable[[np.ndarray], bool] | None = None,
+            coordinates: tuple[Callable, Callable] | None = None) -> FixedPointResult:
     r"""Solve ``x = F(x)`` by damped iteration with safeguarded Anderson acceleration.
 
     Parameters
@@ -145,6 +149,10 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
         ``valid(x) -> bool``: the domain of ``F`` (default: all finite points).
     diverged : callable, optional
         ``diverged(x) -> bool``: stop with status ``diverging`` when it returns True.
+    coordinates : (forward, inverse), optional
+        A smooth bijection ``y = forward(x)`` from the domain ``valid`` onto all of R^n, in which Newton's method
+        works (its steps then never leave the domain, and a map that is nearly linear in ``y`` converges in
+        few steps). The damped iteration, the residual and the certificate stay in ``x``.
 
     Returns
     -------
@@ -193,11 +201,12 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
     hist_g: list[np.ndarray] = []
     stall = 0
     newton_tries = 0
+    window, window_start = 0, cur.residual  # progress over the last STALL_WINDOW sweeps
     certify_below = tol  # certify when the residual drops below this (lowered after a failed certificate)
     last_error = np.nan
     while True:
         if cur.residual < certify_below:
-            cert = _newton(point, cur, tol, is_valid)
+            cert = _newton(point, cur, tol, is_valid, coordinates)
             certify_below = 0.1 * cur.residual
             if cert is not None:
                 p, last_error = cert
@@ -216,10 +225,29 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
             best, stall = cur, 0
         else:
             stall += 1
+        window += 1
+        slow = window >= STALL_WINDOW and best.residual > SLOW_PROGRESS * window_start
+        if slow:  # progressing, but too slowly to finish in the budget (a Jacobian eigenvalue near 1): try Newton
+            window, window_start = 0, best.residual
+            found = _newton(point, best, tol, is_valid, coordinates)
+            if found is not None:
+                p, last_error = found
+                if last_error < tol and p.residual < tol:
+                    return finish(p, p.x, "converged", "residual and certified distance below tol (Newton)",
+                                  d, last_error)
+                if p.residual < best.residual:
+                    hist_x.clear()
+                    hist_g.clear()
+                    cur = best = p
+                    stall = 0
+                    window_start = p.residual
+                    continue
+        elif window >= STALL_WINDOW:
+            window, window_start = 0, best.residual
         if stall >= STALL_WINDOW:  # stalled or oscillating: try Newton from the best point, then more damping
             if newton_tries < NEWTON_RESTARTS and budget[0] > 0:
                 newton_tries += 1
-                found = _newton(point, best, tol, is_valid)
+                found = _newton(point, best, tol, is_valid, coordinates)
                 if found is not None:
                     p, last_error = found
                     if last_error < tol and p.residual < tol:
@@ -276,44 +304,56 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
         cur = nxt
 
 
-def _jacobian(point, p: _Point) -> np.ndarray | None:
-    """Forward-difference Jacobian of ``F`` at ``p.x`` (relative steps); None if a column fails."""
-    n = p.x.size
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _jacobian(point, p: _Point, fwd, inv) -> np.ndarray | None:
+    """Forward-difference Jacobian of ``G = fwd o F o inv`` at ``fwd(p.x)``; None if a column fails."""
+    y, gy = fwd(p.x), fwd(p.fx)
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(gy))):
+        return None
+    n = y.size
     J = np.empty((n, n))
     for k in range(n):
-        h = JACOBIAN_STEP * max(abs(p.x[k]), 1e-300)
-        xk = p.x.copy()
-        xk[k] += h
-        q = point(xk)
-        if q is None:
-            xk[k] = p.x[k] - h
-            q = point(xk)
-            if q is None:
-                return None
-            h = -h
-        J[:, k] = (q.fx - p.fx) / h
+        for h in (JACOBIAN_STEP * max(abs(y[k]), 1.0), -JACOBIAN_STEP * max(abs(y[k]), 1.0)):
+            yk = y.copy()
+            yk[k] += h
+            q = point(inv(yk))
+            if q is not None:
+                gq = fwd(q.fx)
+                if np.all(np.isfinite(gq)):
+                    J[:, k] = (gq - gy) / h
+                    break
+        else:
+            return None
     return J
 
 
-def _newton(point, p: _Point, tol: float, is_valid) -> tuple[_Point, float] | None:
-    """Newton's method on ``G(x) = F(x) - x`` from ``p``, with a backtracking line search on the residual.
+def _newton(point, p: _Point, tol: float, is_valid, coordinates=None) -> tuple[_Point, float] | None:
+    """Newton's method on ``G(y) - y`` (``G`` the map in the coordinates ``y``) from ``p``, with a backtracking line
+    search on the residual.
 
-    Each step ``(I - J)^{-1} (F(x) - x)`` is also the estimate of the distance to the fixed point (the
-    certificate). Newton converges where the damped iteration cannot: at a fixed point that repels the plain map
-    (an eigenvalue of ``J`` above 1, which no damping cures). Returns the best point and its estimated relative
-    distance, or None if no Jacobian could be formed.
+    Each full step, mapped back to ``x``, is also the estimate of the distance to the fixed point (the certificate).
+    Newton converges where the damped iteration cannot: at a fixed point that repels the plain map (an eigenvalue
+    of ``J`` above 1, which no damping cures), or along a nearly neutral direction. Returns the best point and its
+    estimated relative distance, or None if no Jacobian could be formed.
     """
+    fwd, inv = coordinates if coordinates is not None else (_identity, _identity)
     best: tuple[_Point, float] | None = None
     floor = ROUNDING_FLOOR * np.finfo(float).eps
     for _ in range(NEWTON_STEPS):
-        J = _jacobian(point, p)
+        J = _jacobian(point, p, fwd, inv)
         if J is None:
             return best
+        y = fwd(p.x)
         try:
-            step = np.linalg.solve(np.eye(p.x.size) - J, p.fx - p.x)
+            step = np.linalg.solve(np.eye(y.size) - J, fwd(p.fx) - y)
         except np.linalg.LinAlgError:
             return best
-        error = float(np.max(np.abs(step) / np.maximum(np.abs(p.x), 1e-300)))
+        with np.errstate(all="ignore"):
+            full = inv(y + step)
+        error = float(np.max(np.abs(full - p.x) / np.maximum(np.abs(p.x), 1e-300)))
         if not np.isfinite(error):
             return best
         if best is None or error < best[1] or best[0] is not p:
@@ -324,8 +364,9 @@ def _newton(point, p: _Point, tol: float, is_valid) -> tuple[_Point, float] | No
         # full step (from the Jacobian) still does, so it is taken
         q = None
         for halving in range(LINE_SEARCH_HALVINGS):
-            x_new = p.x + step * 0.5**halving
-            trial = point(x_new) if is_valid(x_new) else None
+            with np.errstate(all="ignore"):
+                x_new = inv(y + step * 0.5**halving)
+            trial = point(x_new) if np.all(np.isfinite(x_new)) and is_valid(x_new) else None
             if trial is not None and (trial.residual < p.residual or trial.residual <= floor):
                 q = trial
                 break

@@ -49,6 +49,11 @@ MAX_PANEL_SD = 2.0
 #: the uniform panels; the smallest panel is never narrower than ``LADDER_FLOOR`` standard deviations (a step
 #: narrower than that changes an expectation by less than its width, ~1e-11 relative).
 LADDER_START, LADDER_FLOOR = 0.25, 1e-15
+#: Most uniform panels of one rule (20 000 panels, 240 000 nodes, a few MB): reached at a standard deviation of
+#: 2000 times the integrand's scale (q ~ 4e6 for the channel side). A wilder iterate of the saddle-point map asked
+#: for up to 1e8 nodes (gigabytes); beyond the cap :func:`gaussian_rule` refuses (FloatingPointError), which the
+#: solver treats as a point outside the map's domain, instead of silently widening panels past its accuracy.
+MAX_UNIFORM_PANELS = 20_000
 
 
 def nodes_for_variance(var: float) -> int:
@@ -156,6 +161,9 @@ def gaussian_rule(var: float, *, breakpoints: Sequence[float] = (), steps: Seque
     span = PANEL_SPAN * sd
     h = MAX_PANEL_SD * min(sd, float(scale))
     n_half = int(np.ceil(span / h))
+    if 2 * n_half > MAX_UNIFORM_PANELS:
+        raise FloatingPointError(f"a Gaussian of variance {var:.3g} needs {2 * n_half} panels of width {h:.3g}, more "
+                                 f"than MAX_UNIFORM_PANELS = {MAX_UNIFORM_PANELS}")
     parts = [np.arange(-n_half, n_half + 1) * (span / n_half)]
     bp = np.asarray(breakpoints, dtype=float).ravel()
     parts.append(bp[np.isfinite(bp)])

@@ -9,7 +9,7 @@ the :class:`Solution` records the route taken. The square loss goes through the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,11 +83,23 @@ class SaddlePointMap:
     def diverged(self, x: np.ndarray) -> bool:
         return bool(x[1] > Q_DIVERGENCE * (1.0 + self.rho))
 
+    def to_free(self, x: np.ndarray) -> np.ndarray:
+        """``(log V, log q, artanh(m / sqrt(rho q)))``: the domain ``V, q > 0, m^2 < rho q`` onto all of R^3."""
+        with np.errstate(all="ignore"):
+            return np.array([np.log(x[0]), np.log(x[1]), np.arctanh(x[2] / np.sqrt(self.rho * x[1]))])
+
+    def from_free(self, y: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`to_free`."""
+        q = np.exp(y[1])
+        return np.array([np.exp(y[0]), q, np.tanh(y[2]) * np.sqrt(self.rho * q)])
+
     def run(self, lam: float, x0: np.ndarray, *, tol: float, max_iter: int, damping: float,
             acceleration: bool) -> FixedPointResult:
-        """Iterate from ``x0`` (budget ``max_iter`` map evaluations)."""
+        """Iterate from ``x0`` (budget ``max_iter`` map evaluations); Newton steps in :meth:`to_free` coordinates,
+        where they cannot leave the domain (near ``m^2 = rho q``, a straight step in ``m`` and ``q`` does)."""
         return iterate(self.evaluator(lam), x0, tol=tol, max_iter=max_iter, damping=damping,
-                       acceleration=acceleration, valid=self.valid, diverged=self.diverged)
+                       acceleration=acceleration, valid=self.valid, diverged=self.diverged,
+                       coordinates=(self.to_free, self.from_free))
 
     def solution(self, lam: float, res: FixedPointResult, route: str) -> Solution:
         """The :class:`Solution` of an iteration result (errors evaluated at the returned point)."""
@@ -238,17 +250,18 @@ LAM_ZERO_BRIDGE = 1e-10
 #: Relative distance to the separability threshold inside which lam = 0 is refused (the norm diverges there).
 THRESHOLD_RTOL = 1e-9
 #: Losses with an unregularised limit this solver handles: logistic (the MLE, which exists iff the data are not
-#: separable).
-_LAM_ZERO_LOSSES = ("logistic",)
+#: separable) and hinge (its minimiser above the threshold, the max-margin classifier below it).
+_LAM_ZERO_LOSSES = ("logistic", "hinge")
 
 
 def _solve_unregularised(problem: SaddlePointMap, loss: Loss, channel: Channel, alpha: float, tol: float,
                          max_iter: int, damping: float, acceleration: bool, init, strict: bool) -> Solution:
-    """``lam = 0`` for a margin loss: the unregularised minimiser exists iff the data are not separable.
+    """``lam = 0`` for a margin loss, on either side of :func:`replica.separability_threshold`.
 
-    Above :func:`replica.separability_threshold` the fixed point at ``lam = 0`` is iterated directly (warm-started
-    from ``lam = LAM_ZERO_BRIDGE`` when the direct starts fail); below it the status is ``separable`` (the norm
-    of the minimiser is infinite; ``strict`` raises).
+    Above the threshold the fixed point at ``lam = 0`` is iterated directly (warm-started from
+    ``lam = LAM_ZERO_BRIDGE`` when the direct starts fail). Below it the training data are separable: the logistic
+    minimiser does not exist (status ``separable``; ``strict`` raises), the hinge's ``lam -> 0+`` limit is the
+    max-margin classifier (:mod:`replica.max_margin`).
     """
     from replica.separability import separability_threshold
 
@@ -262,6 +275,8 @@ def _solve_unregularised(problem: SaddlePointMap, loss: Loss, channel: Channel, 
         raise ValueError(f"alpha = {alpha:g} is the separability threshold {threshold:.10g}: the unregularised "
                          f"{loss.name} minimiser's norm diverges there; use lam > 0 or another alpha")
     kwargs = dict(tol=tol, max_iter=max_iter, damping=damping, acceleration=acceleration)
+    if alpha < threshold and loss.name == "hinge":
+        return _max_margin(problem, alpha, kwargs, strict)
     if alpha < threshold:
         nan = np.full(3, np.nan)
         res = FixedPointResult(nan, nan, None, np.nan, np.nan, 0, "separable", 0.0,
@@ -286,6 +301,55 @@ def _solve_unregularised(problem: SaddlePointMap, loss: Loss, channel: Channel, 
                                                direct.status, direct.damping, direct.message), direct.route,
                 direct.iterations, strict)
     return direct
+
+
+#: Max-margin route: the hinge is walked down in lam (factor 10 per step, from MAX_MARGIN_LAM_START) until its
+#: linear piece ``y omega <= 1 - V`` lies MAX_MARGIN_SD standard deviations of omega out (Gaussian mass < 1e-32,
+#: below double precision): there the hinge's fixed point is the hard-margin one, rescaled by lam.
+MAX_MARGIN_LAM_START, MAX_MARGIN_LAM_MIN, MAX_MARGIN_SD = 1e-2, 1e-14, 12.0
+
+
+def _max_margin(problem: SaddlePointMap, alpha: float, kwargs: dict, strict: bool) -> Solution:
+    """The hinge's ``lam -> 0+`` limit on separable data: the hard-margin fixed point, reported in the hinge's
+    variables (:mod:`replica.max_margin`).
+
+    The hard-margin map is reached from the hinge: walk the hinge down in ``lam`` (warm starts) until its linear
+    piece carries no mass, then iterate the hard-margin map from the rescaled hinge point ``(lam V, q, m)``
+    (the same fixed point to double precision), which certifies the limit itself.
+    """
+    from replica.max_margin import HARD_MARGIN_PENALTY, hard_margin_loss
+
+    lam, init, spent, hinge = MAX_MARGIN_LAM_START, None, 0, None
+    while lam >= MAX_MARGIN_LAM_MIN:
+        hinge = _solve_routes(problem, lam, init, strict=False, **kwargs)
+        spent += hinge.iterations
+        if not hinge.converged:
+            break
+        if hinge.V - 1.0 >= MAX_MARGIN_SD * np.sqrt(hinge.q):
+            break
+        lam, init = lam / 10.0, hinge
+    hard = SaddlePointMap(problem.spectrum, hard_margin_loss(), problem.channel, alpha)
+    route = "max-margin: hard-margin fixed point"
+    if hinge is not None and hinge.converged:
+        x0 = np.array([hinge.lam * hinge.V / HARD_MARGIN_PENALTY, hinge.q, hinge.m])
+        route += f" from the hinge at lam = {hinge.lam:.3g} ({hinge.route})"
+    else:
+        x0 = initial_point(None, problem.rho)
+        route += f" (the hinge's walk in lam failed: {hinge.status if hinge else 'not started'})"
+    res = hard.run(HARD_MARGIN_PENALTY, x0, tol=kwargs["tol"], max_iter=max(kwargs["max_iter"] - spent, 1),
+                   damping=kwargs["damping"], acceleration=kwargs["acceleration"])
+    sol = hard.solution(HARD_MARGIN_PENALTY, res, route)
+    limit = dict(lam=0.0, loss=problem.loss.name, iterations=spent + res.iterations)
+    if sol.converged:
+        limit.update(V=np.inf, V_hat=0.0, q_hat=0.0, m_hat=0.0, train_loss=0.0, train_error=0.0,
+                     message="the max-margin classifier (lam -> 0+ limit of the hinge on separable data): "
+                             + sol.message)
+    out = replace(sol, **limit)
+    if strict and not out.converged:
+        raise ConvergenceError(f"the max-margin fixed point was not reached at alpha={alpha:g} "
+                               f"({problem.channel.name}): status {out.status} ({out.message}); route {out.route}",
+                               out)
+    return out
 
 
 @dataclass

@@ -132,3 +132,14 @@ def test_convolution_rule_across_a_steep_step(sd):
     got = np.bincount(owner, w * part(z)[0][node], centres.size)
     ref = special.ndtr((centres - a) / np.hypot(sd, wd))
     assert np.max(np.abs(got - ref)) < 1e-13
+
+
+def test_gaussian_rule_refuses_a_variance_beyond_its_panel_budget():
+    """A rule that would need more than MAX_UNIFORM_PANELS panels (here sd = 1e6 at scale 1) raises instead of
+    allocating gigabytes; the solver treats that iterate as outside the map's domain."""
+    from replica.quadrature import MAX_UNIFORM_PANELS, gaussian_rule
+
+    with pytest.raises(FloatingPointError, match="MAX_UNIFORM_PANELS"):
+        gaussian_rule(1e12)
+    x, _ = gaussian_rule(1e6)  # sd = 1000: within the budget
+    assert x.size <= 12 * (MAX_UNIFORM_PANELS + 100)

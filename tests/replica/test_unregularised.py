@@ -92,3 +92,48 @@ def test_a_fully_visible_sign_teacher_is_always_separable():
 def test_lam_zero_refused_for_losses_without_a_handled_limit():
     with pytest.raises(ValueError, match="lam = 0"):
         solve(Spectrum.isotropic(10), Loss.huber(1.0), Channel.linear(0.1), 2.0, 0.0)
+
+
+@pytest.mark.parametrize("channel", [Channel.sign(), Channel.probit(0.3)], ids=lambda c: c.name)
+def test_hinge_lam_zero_is_the_limit_of_small_lam(channel):
+    """lam = 0 for the hinge: below the separability threshold the max-margin classifier, above it the unregularised
+    minimiser. Reference: the hinge at lam = 1e-9 (on separable data the hinge equals the hard-margin problem for all
+    small lam, so q and m agree to the solver's tolerance; above the threshold the limit is continuous)."""
+    spec = Spectrum.isotropic(100)
+    threshold = separability_threshold(spec, channel)
+    for alpha in (0.5, 2.0, 6.0):
+        zero = solve(spec, Loss.hinge(), channel, alpha, 0.0)
+        near = solve(spec, Loss.hinge(), channel, alpha, 1e-9)
+        assert zero.converged and zero.lam == 0.0
+        assert zero.test_error == pytest.approx(near.test_error, rel=1e-7)
+        assert zero.q == pytest.approx(near.q, rel=1e-6)
+        if alpha < threshold:
+            assert "max-margin" in zero.route and zero.V == np.inf and zero.train_error == 0.0
+
+
+def test_max_margin_matches_a_hard_margin_simulation():
+    """Reference: finite-size hard-margin SVMs (validation.fit.fit_hinge at lam = 1e-6, certified by its duality gap;
+    every training margin >= 1 - 1e-6) on isotropic Gaussian data with a sign teacher, p = 100, alpha = 2, 10 seeds:
+    the angle test error and q = |w|^2/p agree with the max-margin theory within 4 standard errors plus an O(1/p)
+    finite-size allowance of 2%."""
+    from validation.fit import design, fit_hinge
+
+    p, alpha = 100, 2.0
+    theory = solve(Spectrum.isotropic(p), Loss.hinge(), Channel.sign(), alpha, 0.0)
+    errs, qs = [], []
+    for seed in range(10):
+        rng = np.random.default_rng([seed, 7])
+        theta = rng.standard_normal(p)
+        v = rng.standard_normal((int(alpha * p), p))
+        y = np.sign(v @ theta)
+        X = design(v)
+        fit = fit_hinge(X, y, lam=1e-6)
+        if not fit.converged:
+            continue
+        assert np.min(y * (X @ fit.w)) > 1 - 1e-6
+        errs.append(np.arccos(fit.w @ theta / np.linalg.norm(fit.w) / np.linalg.norm(theta)) / np.pi)
+        qs.append(fit.w @ fit.w / p)
+    assert len(errs) >= 8
+    for values, th in ((errs, theory.test_error), (qs, theory.q)):
+        mean, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
+        assert abs(mean - th) <= 4 * se + 0.02 * th, (mean, se, th)
