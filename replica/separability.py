@@ -35,23 +35,19 @@ teacher field, :math:`y\xi` is Gaussian (mean :math:`y\sqrt{\rho_{lin}}\,\nu/\rh
 teacher field :math:`\nu \sim N(0, \rho)`, with the channel's own law :math:`P_0(y \mid \nu)` (the sign family's
 closed form, or the expression of a :meth:`~replica.Channel.from_likelihood` channel), convex in ``t`` and
 minimised by a bracketed root of :math:`h'(t)`. The rule in :math:`\nu` is composite Gauss-Legendre, split at
-:math:`\nu = 0` (the step of a sign teacher), graded there down to the finer of the likelihood's scale (from
-sympy's derivative) and the width of the integrand's kink at :math:`\nu = 0` (about :math:`1/|t|`, refined after
-a first minimisation), uniform elsewhere; the result is re-evaluated with twice the order, and a
-disagreement beyond ``1e-9`` raises :class:`replica.ConvergenceError` rather than returning a number. A channel
-type that exposes neither law goes through :meth:`replica.Channel.measure` at overlaps
-:math:`q = m = \rho_{lin}` (exactly the joint law of ``y`` and :math:`\nu_{lin}`), which needs
-:math:`\rho_{lin} < \rho`.
+:math:`\nu = 0` (the step of a sign teacher), graded there down to the finer of the likelihood's scale (its
+largest slope on a fine grid) and the width of the integrand's kink at :math:`\nu = 0` (about :math:`1/|t|`,
+refined after a first minimisation), uniform elsewhere; the result is re-evaluated with twice the order, and a
+disagreement beyond ``1e-9`` raises :class:`replica.ConvergenceError` rather than returning a number. Every channel
+gives its law through :meth:`replica.Channel.likelihood` (the built-in ``logit`` included).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 from scipy import optimize, special
 
 from gaussequiv import checks
-from replica._symbolic import Y, Z, lambdify_safe
 from replica.channel import Channel
 from replica.quadrature import PANEL_ORDER
 from replica.result import ConvergenceError
@@ -108,21 +104,22 @@ SELF_CHECK_RTOL = 1e-9
 
 
 def _label_law(channel: Channel, rho: float):
-    """``(P0, scale)``: the law of the label given the teacher field as a vectorised ``P0(y, nu)``, and the scale
-    on which it varies fastest; None for a channel type that exposes neither."""
-    noise, flip, expr = (getattr(channel, a, None) for a in ("noise", "flip", "expr"))
+    """``(P0, scale)``: the law of the label given the teacher field as a vectorised ``P0(y, nu)``
+    (:meth:`replica.Channel.likelihood`, closed form for the sign family), and the scale on which it varies
+    fastest (from its largest slope on a fine grid of ``|nu| <= 12 sqrt(rho)``)."""
+    noise, flip = getattr(channel, "noise", None), getattr(channel, "flip", None)
     if noise is not None and flip is not None:  # sign, probit, flips: P0 = flip + (1 - 2 flip) Phi(y nu / sqrt noise)
         def p0(y, nu):
             step = special.ndtr(y * nu / np.sqrt(noise)) if noise > 0 else (y * nu > 0).astype(float)
             return flip + (1.0 - 2.0 * flip) * step
         return p0, (np.sqrt(noise) if noise > 0 else np.sqrt(rho))
-    if expr is not None:  # a likelihood P0(y|z): its fastest variation from sympy's derivative, on a fine grid
-        p0 = lambdify_safe(expr, (Y, Z))
-        dp0 = lambdify_safe(sp.diff(expr, Z), (Y, Z))
-        grid = np.linspace(-12.0, 12.0, 24001) * np.sqrt(rho)
-        slope = max(float(np.max(np.abs(dp0(np.full_like(grid, y), grid)))) for y in (-1.0, 1.0))
-        return p0, min(np.sqrt(rho), 1.0 / max(slope, 1e-300))
-    return None
+
+    def p0(y, nu):
+        return channel.likelihood(y, nu)
+
+    grid = np.linspace(-12.0, 12.0, 24001) * np.sqrt(rho)
+    slope = max(float(np.max(np.abs(np.diff(p0(np.full_like(grid, y), grid)) / np.diff(grid)))) for y in (-1.0, 1.0))
+    return p0, min(np.sqrt(rho), 1.0 / max(slope, 1e-300))
 
 
 def _nu_rule(rho: float, width: float, scale: float, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,18 +197,6 @@ def _h_channel(channel: Channel, rho: float, rho_lin: float) -> float:
     """Candès & Sur's ``h`` of the standardised visible field for any ``+-1`` channel (module docstring)."""
     law = _label_law(channel, rho)
     visible = rho - rho_lin <= FULLY_VISIBLE_RTOL * rho
-    if law is None:
-        if visible:
-            raise TypeError(f"separability_threshold needs the law of the label given the teacher field when "
-                            f"the student sees the whole teacher (rho_lin = rho); {channel!r} exposes neither "
-                            f"the sign-family parameters (noise, flip) nor a likelihood expression (expr)")
-        # (nu, omega) with Var nu = rho, Var omega = Cov = rho_lin is exactly (nu, nu_lin)
-        meas = channel.measure(rho, rho_lin, rho_lin)
-        keep = meas.wz > 0
-        a, w = meas.y[keep] * meas.omega[keep] / np.sqrt(rho_lin), meas.wz[keep]
-        if abs(float(np.sum(w)) - 1.0) > 1e-8:
-            raise ConvergenceError(f"{channel!r}.measure has total weight {float(np.sum(w))!r} instead of 1")
-        return _h_min(a, w)[0]
     p0, scale = law
     width = scale
     s2 = 0.0 if visible else 1.0 - rho_lin / rho

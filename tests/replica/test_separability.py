@@ -274,10 +274,10 @@ def test_bad_input():
         separability_threshold(spec, Channel.sign(), rank_rtol=1.5)
 
 
-def test_unknown_channel_type_needs_its_likelihood_when_fully_visible():
-    """Reference: the probit channel's own result. A +-1 channel type that exposes neither the sign-family
-    parameters nor a likelihood expression works through the general interface (Channel.measure) when
-    rho_lin < rho and agrees to 1e-9; when rho_lin = rho it raises TypeError (not a guess)."""
+def test_any_channel_type_through_its_likelihood():
+    """Reference: the probit channel's own (closed-form) result. A +-1 channel type that exposes only the general
+    interface (its likelihood, no sign-family parameters) gives the same threshold to 1e-9, with the teacher partly
+    hidden and fully visible; the built-in logit equals the same teacher written as a likelihood to 1e-8."""
     base = Channel.probit(0.2)
 
     class Opaque(Channel):
@@ -285,8 +285,8 @@ def test_unknown_channel_type_needs_its_likelihood_when_fully_visible():
         _labels = (-1.0, 1.0)
         _z0 = base.Z0()
 
-        def measure(self, rho, q, m):
-            return base.measure(rho, q, m)
+        def measure(self, rho, q, m, kinks=None):
+            return base.measure(rho, q, m, kinks)
 
         def moments(self, rho):
             return base.moments(rho)
@@ -300,11 +300,18 @@ def test_unknown_channel_type_needs_its_likelihood_when_fully_visible():
         def wrong_side(self, rho, q, m, c):
             return base.wrong_side(rho, q, m, c)
 
-    spec = _spec(rho_lin=0.7)
-    assert separability_threshold(spec, Opaque()) == pytest.approx(separability_threshold(spec, base), rel=1e-9)
-    with pytest.raises(TypeError, match="rho_lin = rho"):
-        separability_threshold(Spectrum.isotropic(10), Opaque())
+        def likelihood(self, y, nu):
+            return base.likelihood(y, nu)
 
+        def _draw(self, nu, gen):
+            return base._draw(nu, gen)
+
+    for spec in (_spec(rho_lin=0.7), Spectrum.isotropic(10)):
+        assert separability_threshold(spec, Opaque()) == pytest.approx(separability_threshold(spec, base), rel=1e-9)
+    iso = Spectrum.isotropic(10)
+    logit = separability_threshold(iso, Channel.logit(2.0))
+    assert logit == pytest.approx(separability_threshold(iso, Channel.from_likelihood("1/(1 + exp(-2*y*z))")),
+                                  rel=1e-8)
 
 def test_logistic_replica_solution_diverges_exactly_below_the_threshold():
     """Reference: the replica saddle point of logistic regression (replica.solve, theory §2.7, §6.4), an
