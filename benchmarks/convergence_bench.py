@@ -89,6 +89,7 @@ def main() -> None:
             rows.append((spec_name, f"{loss_name}, {channel.name}", n, stats["converged"], other or "-",
                          stats["contradicted"], stats["unchecked"], worst, np.median(times), max(times),
                          ", ".join(f"{k} {v}" for k, v in routes.most_common())))
+            print("  done:", rows[-1][:8], flush=True)
     print(f"p = {p}; lam in {LAMS.min():g}..{LAMS.max():g} ({len(LAMS)}), alpha in {alphas.min():g}..{alphas.max():g} "
           f"({len(alphas)}); default call solve(..., strict=False)\n")
     print("| spectrum | loss, channel | points | converged | other statuses | contradicted | unchecked | "
