@@ -167,14 +167,44 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
     >>> res.status, bool(np.allclose(res.x, np.linalg.solve(np.eye(2) - A, b), rtol=1e-11))
     ('converged', True)
     """
-    is_valid = valid if valid is not None else (lambda x: bool(np.all(np.isfinite(x))))
-    budget = [int(max_iter)]
+    run = _Run(evaluate, tol=tol, max_iter=max_iter, damping=damping, acceleration=acceleration,
+               valid=valid if valid is not None else (lambda x: bool(np.all(np.isfinite(x)))), diverged=diverged,
+               coordinates=coordinates)
+    return run.solve(np.array(x0, dtype=float))
 
-    def point(x: np.ndarray) -> _Point | None:
-        if not is_valid(x):
+
+class _Done(Exception):
+    """Carries the result out of the iteration's decision methods."""
+
+    def __init__(self, result: FixedPointResult):
+        super().__init__(result.status)
+        self.result = result
+
+
+class _Run:
+    """The state of one :func:`iterate` call; each decision of the loop is one method."""
+
+    def __init__(self, evaluate: Evaluate, *, tol: float, max_iter: int, damping: float, acceleration: bool,
+                 valid: Callable[[np.ndarray], bool], diverged, coordinates):
+        self.evaluate, self.tol, self.max_iter = evaluate, tol, int(max_iter)
+        self.acceleration, self.valid, self.diverged, self.coordinates = acceleration, valid, diverged, coordinates
+        self.budget = int(max_iter)
+        self.d = float(damping)
+        self.hist_x: list[np.ndarray] = []
+        self.hist_g: list[np.ndarray] = []
+        self.stall = 0  # sweeps since the best residual last improved
+        self.newton_tries = 0  # Newton phases spent on stalls
+        self.window, self.window_start = 0, np.inf  # progress over the last STALL_WINDOW sweeps
+        self.certify_below = tol  # certify when the residual drops below this (lowered after a failed certificate)
+        self.last_error = np.nan
+
+    # ------------------------------------------------------------------ evaluation and results
+    def point(self, x: np.ndarray) -> _Point | None:
+        """``x`` with its image, or None outside the map's domain (each call spends one unit of budget)."""
+        if not self.valid(x):
             return None
-        budget[0] -= 1
-        out = evaluate(x)
+        self.budget -= 1
+        out = self.evaluate(x)
         if out is None:
             return None
         fx, aux = out
@@ -183,125 +213,142 @@ def iterate(evaluate: Evaluate, x0, *, tol: float, max_iter: int, damping: float
             return None
         return _Point(x=x, fx=fx, aux=aux, residual=relative_change(fx, x))
 
-    def finish(p: _Point | None, x: np.ndarray, status: str, message: str, d: float,
-               error: float = np.nan) -> FixedPointResult:
+    def done(self, p: _Point | None, status: str, message: str, error: float = np.nan, x=None) -> _Done:
+        spent = self.max_iter - self.budget
         if p is None:
             nan = np.full(np.shape(x), np.nan)
-            return FixedPointResult(np.array(x, float), nan, None, np.inf, np.nan, int(max_iter) - budget[0],
-                                    status, d, message)
-        return FixedPointResult(p.x, p.fx, p.aux, p.residual, error, int(max_iter) - budget[0], status, d, message)
+            return _Done(FixedPointResult(np.array(x, float), nan, None, np.inf, np.nan, spent, status, self.d,
+                                          message))
+        return _Done(FixedPointResult(p.x, p.fx, p.aux, p.residual, error, spent, status, self.d, message))
 
-    x = np.array(x0, dtype=float)
-    cur = point(x)
-    if cur is None:
-        return finish(None, x, "invalid", "the map cannot be evaluated at the starting point", damping)
-    d = float(damping)
-    best = cur
-    hist_x: list[np.ndarray] = []
-    hist_g: list[np.ndarray] = []
-    stall = 0
-    newton_tries = 0
-    window, window_start = 0, cur.residual  # progress over the last STALL_WINDOW sweeps
-    certify_below = tol  # certify when the residual drops below this (lowered after a failed certificate)
-    last_error = np.nan
-    while True:
-        if cur.residual < certify_below:
-            cert = _newton(point, cur, tol, is_valid, coordinates)
-            certify_below = 0.1 * cur.residual
-            if cert is not None:
-                p, last_error = cert
-                if last_error < tol and p.residual < tol:
-                    return finish(p, p.x, "converged", "residual and certified distance below tol", d, last_error)
-                if p.residual < best.residual:
-                    best, stall = p, 0
-                cur = p
-                certify_below = min(certify_below, 0.1 * p.residual)
-        if diverged is not None and diverged(cur.x):
-            return finish(cur, cur.x, "diverging", "the divergence test fired (the norm grows without bound)", d)
-        if budget[0] <= 0:
-            return finish(best, best.x, "max_iterations", f"the budget of {max_iter} sweeps ran out while "
-                          "still progressing: pass a larger max_iter", d)
-        if cur.residual < best.residual:
-            best, stall = cur, 0
+    def forget(self) -> None:
+        """Drop the Anderson history (after a restart, a Newton jump, or a failed extrapolation)."""
+        self.hist_x.clear()
+        self.hist_g.clear()
+
+    # ------------------------------------------------------------------ the loop
+    def solve(self, x0: np.ndarray) -> FixedPointResult:
+        cur = self.point(x0)
+        if cur is None:
+            return self.done(None, "invalid", "the map cannot be evaluated at the starting point", x=x0).result
+        self.best, self.window_start = cur, cur.residual
+        try:
+            while True:
+                cur = self.certify(cur)
+                self.check_limits(cur)
+                cur = self.track(cur)
+                nxt = self.step(cur)
+                cur = nxt if nxt is not None else self.left_domain()
+        except _Done as end:
+            return end.result
+
+    def newton(self, p: _Point, how: str) -> _Point | None:
+        """A Newton phase from ``p``: raises :class:`_Done` on a certified point, returns a better point or None."""
+        found = _newton(self.point, p, self.tol, self.valid, self.coordinates)
+        if found is None:
+            return None
+        q, self.last_error = found
+        if self.last_error < self.tol and q.residual < self.tol:
+            raise self.done(q, "converged", f"residual and certified distance below tol{how}", self.last_error)
+        return q if q.residual < self.best.residual else None
+
+    def certify(self, cur: _Point) -> _Point:
+        """Below the residual target, ask Newton for the certified distance (and polish)."""
+        if cur.residual >= self.certify_below:
+            return cur
+        self.certify_below = 0.1 * cur.residual
+        q = self.newton(cur, "")
+        if q is None:
+            return cur
+        self.best, self.stall = q, 0
+        self.certify_below = min(self.certify_below, 0.1 * q.residual)
+        return q
+
+    def check_limits(self, cur: _Point) -> None:
+        if self.diverged is not None and self.diverged(cur.x):
+            raise self.done(cur, "diverging", "the divergence test fired (the norm grows without bound)")
+        if self.budget <= 0:
+            raise self.done(self.best, "max_iterations", f"the budget of {self.max_iter} sweeps ran out while still "
+                            "progressing: pass a larger max_iter")
+
+    def track(self, cur: _Point) -> _Point:
+        """Book-keeping of progress; slow progress tries Newton, a stall tries Newton and then more damping."""
+        if cur.residual < self.best.residual:
+            self.best, self.stall = cur, 0
         else:
-            stall += 1
-        window += 1
-        slow = window >= STALL_WINDOW and best.residual > SLOW_PROGRESS * window_start
-        if slow:  # progressing, but too slowly to finish in the budget (a Jacobian eigenvalue near 1): try Newton
-            window, window_start = 0, best.residual
-            found = _newton(point, best, tol, is_valid, coordinates)
-            if found is not None:
-                p, last_error = found
-                if last_error < tol and p.residual < tol:
-                    return finish(p, p.x, "converged", "residual and certified distance below tol (Newton)",
-                                  d, last_error)
-                if p.residual < best.residual:
-                    hist_x.clear()
-                    hist_g.clear()
-                    cur = best = p
-                    stall = 0
-                    window_start = p.residual
-                    continue
-        elif window >= STALL_WINDOW:
-            window, window_start = 0, best.residual
-        if stall >= STALL_WINDOW:  # stalled or oscillating: try Newton from the best point, then more damping
-            if newton_tries < NEWTON_RESTARTS and budget[0] > 0:
-                newton_tries += 1
-                found = _newton(point, best, tol, is_valid, coordinates)
-                if found is not None:
-                    p, last_error = found
-                    if last_error < tol and p.residual < tol:
-                        return finish(p, p.x, "converged", "residual and certified distance below tol (Newton)",
-                                      d, last_error)
-                    if p.residual < best.residual:  # progress: iterate on from there
-                        hist_x.clear()
-                        hist_g.clear()
-                        cur = best = p
-                        stall = 0
-                        continue
-            d = 0.5 * (1.0 + d) if d > 0 else 0.5
-            hist_x.clear()
-            hist_g.clear()
-            cur, stall = best, 0
-            if d > MAX_DAMPING:
-                why = (f"no progress below a residual of {best.residual:.3g} even with the damping at its ceiling"
-                       if best.residual >= tol else
-                       f"the residual {best.residual:.3g} is below tol but the estimated distance to the fixed "
-                       f"point, {last_error:.3g}, is not (the map is nearly singular here)")
-                return finish(best, best.x, "stalled", why, d, last_error)
+            self.stall += 1
+        self.window += 1
+        if self.window >= STALL_WINDOW:
+            slow = self.best.residual > SLOW_PROGRESS * self.window_start
+            self.window, self.window_start = 0, self.best.residual
+            if slow:  # progressing, but too slowly to finish (a Jacobian eigenvalue near 1): try Newton
+                q = self.newton(self.best, " (Newton)")
+                if q is not None:
+                    return self.jump(q)
+        if self.stall >= STALL_WINDOW:  # stalled or oscillating: Newton from the best point, then more damping
+            if self.newton_tries < NEWTON_RESTARTS and self.budget > 0:
+                self.newton_tries += 1
+                q = self.newton(self.best, " (Newton)")
+                if q is not None:
+                    return self.jump(q)
+            self.more_damping()
+            if self.d > MAX_DAMPING:
+                why = (f"no progress below a residual of {self.best.residual:.3g} even with the damping at its "
+                       "ceiling" if self.best.residual >= self.tol else
+                       f"the residual {self.best.residual:.3g} is below tol but the estimated distance to the fixed "
+                       f"point, {self.last_error:.3g}, is not (the map is nearly singular here)")
+                raise self.done(self.best, "stalled", why, self.last_error)
+            return self.best
+        return cur
+
+    def jump(self, q: _Point) -> _Point:
+        """Continue from a point Newton found (a new best)."""
+        self.forget()
+        self.best, self.stall, self.window_start = q, 0, q.residual
+        return q
+
+    def more_damping(self) -> None:
+        self.d = 0.5 * (1.0 + self.d) if self.d > 0 else 0.5
+        self.forget()
+        self.stall = 0
+
+    def step(self, cur: _Point) -> _Point | None:
+        """One damped step, replaced by the Anderson extrapolation when that lowers the residual."""
         g = cur.fx - cur.x
-        plain = cur.x + (1.0 - d) * g
-        nxt = None
-        if acceleration:
-            hist_x.append(cur.x.copy())
-            hist_g.append(g.copy())
-            if len(hist_x) > ANDERSON_DEPTH + 1:
-                hist_x.pop(0)
-                hist_g.pop(0)
-            if len(hist_x) >= 2:
-                scale = np.maximum(np.abs(cur.x), 1e-300)
-                dX = np.diff(np.array(hist_x), axis=0).T / scale[:, None]
-                dG = np.diff(np.array(hist_g), axis=0).T / scale[:, None]
-                coef = np.linalg.lstsq(dG, g / scale, rcond=None)[0]
-                cand = plain - scale * ((dX + (1.0 - d) * dG) @ coef)
-                nxt = point(cand) if np.all(np.isfinite(cand)) else None
-                # safeguard: keep the extrapolation only if it lowers the residual; otherwise the history
-                # describes the map badly (far from the fixed point, the map is not near-linear)
-                if nxt is None or nxt.residual >= cur.residual:
-                    nxt = None
-                    hist_x.clear()
-                    hist_g.clear()
-        if nxt is None:
-            nxt = point(plain)
-        if nxt is None:  # left the domain: restart from the best point with more damping
-            d = 0.5 * (1.0 + d) if d > 0 else 0.5
-            hist_x.clear()
-            hist_g.clear()
-            cur, stall = best, 0
-            if d > MAX_DAMPING:
-                return finish(best, best.x, "invalid", "every step from the best point leaves the map's domain", d)
-            continue
-        cur = nxt
+        plain = cur.x + (1.0 - self.d) * g
+        if self.acceleration:
+            nxt = self.anderson(cur, g, plain)
+            if nxt is not None:
+                return nxt
+        return self.point(plain)
+
+    def anderson(self, cur: _Point, g: np.ndarray, plain: np.ndarray) -> _Point | None:
+        self.hist_x.append(cur.x.copy())
+        self.hist_g.append(g.copy())
+        if len(self.hist_x) > ANDERSON_DEPTH + 1:
+            self.hist_x.pop(0)
+            self.hist_g.pop(0)
+        if len(self.hist_x) < 2:
+            return None
+        scale = np.maximum(np.abs(cur.x), 1e-300)
+        dX = np.diff(np.array(self.hist_x), axis=0).T / scale[:, None]
+        dG = np.diff(np.array(self.hist_g), axis=0).T / scale[:, None]
+        coef = np.linalg.lstsq(dG, g / scale, rcond=None)[0]
+        cand = plain - scale * ((dX + (1.0 - self.d) * dG) @ coef)
+        nxt = self.point(cand) if np.all(np.isfinite(cand)) else None
+        # safeguard: keep the extrapolation only if it lowers the residual; otherwise the history describes the
+        # map badly (far from the fixed point, the map is not near-linear)
+        if nxt is None or nxt.residual >= cur.residual:
+            self.forget()
+            return None
+        return nxt
+
+    def left_domain(self) -> _Point:
+        """Both steps left the map's domain: restart from the best point with more damping."""
+        self.more_damping()
+        if self.d > MAX_DAMPING:
+            raise self.done(self.best, "invalid", "every step from the best point leaves the map's domain")
+        return self.best
 
 
 def _identity(x: np.ndarray) -> np.ndarray:
