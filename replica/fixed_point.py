@@ -200,8 +200,9 @@ class _Run:
 
     # ------------------------------------------------------------------ evaluation and results
     def point(self, x: np.ndarray) -> _Point | None:
-        """``x`` with its image, or None outside the map's domain (each call spends one unit of budget)."""
-        if not self.valid(x):
+        """``x`` with its image, or None outside the map's domain or once the budget is spent (each call spends one
+        unit of budget: Newton's Jacobians and line searches count too)."""
+        if self.budget <= 0 or not self.valid(x):
             return None
         self.budget -= 1
         out = self.evaluate(x)

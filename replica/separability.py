@@ -107,15 +107,12 @@ def _label_law(channel: Channel, rho: float):
     """``(P0, scale)``: the law of the label given the teacher field as a vectorised ``P0(y, nu)``
     (:meth:`replica.Channel.likelihood`, closed form for the sign family), and the scale on which it varies
     fastest (from its largest slope on a fine grid of ``|nu| <= 12 sqrt(rho)``)."""
-    noise, flip = getattr(channel, "noise", None), getattr(channel, "flip", None)
-    if noise is not None and flip is not None:  # sign, probit, flips: P0 = flip + (1 - 2 flip) Phi(y nu / sqrt noise)
-        def p0(y, nu):
-            step = special.ndtr(y * nu / np.sqrt(noise)) if noise > 0 else (y * nu > 0).astype(float)
-            return flip + (1.0 - 2.0 * flip) * step
-        return p0, (np.sqrt(noise) if noise > 0 else np.sqrt(rho))
-
     def p0(y, nu):
         return channel.likelihood(y, nu)
+
+    noise = getattr(channel, "noise", None)
+    if noise is not None and getattr(channel, "flip", None) is not None:  # the sign family: a step at nu = 0 (the
+        return p0, (np.sqrt(noise) if noise > 0 else np.sqrt(rho))       # rule splits there) smoothed by the noise
 
     grid = np.linspace(-12.0, 12.0, 24001) * np.sqrt(rho)
     slope = max(float(np.max(np.abs(np.diff(p0(np.full_like(grid, y), grid)) / np.diff(grid)))) for y in (-1.0, 1.0))

@@ -266,8 +266,9 @@ def _solve_unregularised(problem: SaddlePointMap, loss: Loss, channel: Channel, 
     from replica.separability import separability_threshold
 
     if loss.name not in _LAM_ZERO_LOSSES:
-        raise ValueError(f"lam = 0 is supported for the square loss (exact ridgeless limit) and the logistic loss "
-                         f"(the unregularised MLE above the separability threshold); for {loss.name} use lam > 0")
+        raise ValueError(f"lam = 0 is supported for the square loss (exact ridgeless limit), the logistic loss (the "
+                         f"unregularised MLE above the separability threshold) and the hinge (its minimiser above the "
+                         f"threshold, the max-margin classifier below it); for {loss.name} use lam > 0")
     if not channel.is_classification:
         raise ValueError(f"lam = 0 with the {loss.name} loss needs labels +-1")
     threshold = separability_threshold(problem.spectrum, channel)
@@ -288,9 +289,11 @@ def _solve_unregularised(problem: SaddlePointMap, loss: Loss, channel: Channel, 
     direct = _solve_routes(problem, 0.0, init, strict=False, continuation=False, **kwargs)
     if direct.converged:
         return direct
-    bridge = _solve_routes(problem, LAM_ZERO_BRIDGE, None, strict=False, **kwargs)
-    if bridge.converged:
-        res = problem.run(0.0, np.array([bridge.V, bridge.q, bridge.m]), tol=tol, max_iter=max_iter,
+    left = max_iter - direct.iterations  # one budget for the whole route
+    bridge = _solve_routes(problem, LAM_ZERO_BRIDGE, None, strict=False, **{**kwargs, "max_iter": max(left, 1)})
+    left -= bridge.iterations
+    if bridge.converged and left > 0:
+        res = problem.run(0.0, np.array([bridge.V, bridge.q, bridge.m]), tol=tol, max_iter=left,
                           damping=damping, acceleration=acceleration)
         if res.converged:
             return _finish(problem, 0.0, res, f"warm start from lam = {LAM_ZERO_BRIDGE:g} (after {direct.route})",
@@ -320,8 +323,8 @@ def _max_margin(problem: SaddlePointMap, alpha: float, kwargs: dict, strict: boo
     from replica.max_margin import HARD_MARGIN_PENALTY, hard_margin_loss
 
     lam, init, spent, hinge = MAX_MARGIN_LAM_START, None, 0, None
-    while lam >= MAX_MARGIN_LAM_MIN:
-        hinge = _solve_routes(problem, lam, init, strict=False, **kwargs)
+    while lam >= MAX_MARGIN_LAM_MIN and spent < kwargs["max_iter"]:
+        hinge = _solve_routes(problem, lam, init, strict=False, **{**kwargs, "max_iter": kwargs["max_iter"] - spent})
         spent += hinge.iterations
         if not hinge.converged:
             break
@@ -336,8 +339,15 @@ def _max_margin(problem: SaddlePointMap, alpha: float, kwargs: dict, strict: boo
     else:
         x0 = initial_point(None, problem.rho)
         route += f" (the hinge's walk in lam failed: {hinge.status if hinge else 'not started'})"
-    res = hard.run(HARD_MARGIN_PENALTY, x0, tol=kwargs["tol"], max_iter=max(kwargs["max_iter"] - spent, 1),
-                   damping=kwargs["damping"], acceleration=kwargs["acceleration"])
+    left = kwargs["max_iter"] - spent
+    if left > 0:
+        res = hard.run(HARD_MARGIN_PENALTY, x0, tol=kwargs["tol"], max_iter=left, damping=kwargs["damping"],
+                       acceleration=kwargs["acceleration"])
+    else:
+        nan = np.full(3, np.nan)
+        res = FixedPointResult(nan, nan, None, np.nan, np.nan, 0, "max_iterations", kwargs["damping"],
+                               f"the budget of {kwargs['max_iter']} map evaluations ran out on the hinge's walk in "
+                               "lam: pass a larger max_iter")
     sol = hard.solution(HARD_MARGIN_PENALTY, res, route)
     limit = dict(lam=0.0, loss=problem.loss.name, iterations=spent + res.iterations)
     if sol.converged:

@@ -290,3 +290,13 @@ def test_loss_label_set_must_cover_the_channel():
     with pytest.raises(ValueError, match="labels"):
         solve(Spectrum.isotropic(10), loss, Channel.linear(0.1), 1.0, 0.1)
     assert solve(Spectrum.isotropic(10), loss, Channel.sign(), 1.0, 0.1).converged
+
+
+@pytest.mark.parametrize("loss,lam", [(Loss.hinge(), 1e-8), (Loss.hinge(), 0.0), (Loss.logistic(), 1e-8)],
+                         ids=["hinge", "hinge-max-margin", "logistic"])
+def test_max_iter_is_the_budget_of_the_whole_route(loss, lam):
+    """max_iter bounds the map evaluations of every route together (direct starts, continuation, Newton's
+    Jacobians, the lam = 0 bridges): a budget too small to converge ends with status max_iterations and at most
+    max_iter evaluations."""
+    sol = solve(Spectrum.isotropic(60), loss, Channel.sign(), 6.0, lam, max_iter=40, strict=False)
+    assert not sol.converged and sol.iterations <= 40
