@@ -8,9 +8,10 @@ Each row runs a fresh interpreter (``sys.executable``, this environment's ``PYTH
   them), best of 5, and the sum over every top-level import of the process;
 * whether ``sympy``, ``scipy.optimize`` and ``matplotlib`` are in ``sys.modules`` at exit.
 
-Run it against another checkout to compare::
+Run it against another checkout with ``PYTHONPATH=/path/to/checkout``, or compare checkouts on the same load by
+naming them (the runs alternate between them, one table each)::
 
-    PYTHONPATH=/path/to/other/checkout python benchmarks/import_bench.py
+    python benchmarks/import_bench.py /path/to/before /path/to/after
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 REPEAT = 5
@@ -45,15 +47,22 @@ _PROBE = ("; import sys; print('MODULES', *[m for m in ('sympy', 'scipy.optimize
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 
 
-def run(args: list[str], module: str | None) -> tuple[float, int | None, int, str]:
-    """Wall time, cumulative import time of ``module``, total top-level import time, heavy modules loaded."""
+def run(args: list[str], module: str | None, cwd: str, path: str | None) -> tuple[float, int | None, int, str]:
+    """Wall time, cumulative import time of ``module``, total top-level import time, heavy modules loaded.
+
+    ``cwd`` is an empty directory: ``-c`` and ``-m`` put the working directory first on ``sys.path``, before
+    ``PYTHONPATH``, so a checkout as working directory would be measured instead of the one asked for. ``path``
+    (a checkout) replaces ``PYTHONPATH`` if given."""
     if args[0] == "-c":
         args = ["-c", args[1] + _PROBE]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    if path is not None:
+        env["PYTHONPATH"] = path
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, *args], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, *args], check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
-    err = subprocess.run([sys.executable, "-X", "importtime", *args], check=True, env=env, text=True,
+    err = subprocess.run([sys.executable, "-X", "importtime", *args], check=True, env=env, cwd=cwd, text=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).stderr
     cumulative, total, loaded = None, 0, "-"
     for line in err.splitlines():
@@ -67,19 +76,29 @@ def run(args: list[str], module: str | None) -> tuple[float, int | None, int, st
     return wall, cumulative, total, loaded
 
 
-def main() -> None:
-    print(f"python {sys.version.split()[0]}, PYTHONPATH={os.environ.get('PYTHONPATH', '')}, best of {REPEAT}")
-    print(f"| {'command':42s} | {'wall':>8s} | {'importtime (module)':>19s} | {'importtime (all)':>16s} | "
-          "heavy modules at exit |")
-    print(f"|{'-' * 44}|{'-' * 10}|{'-' * 21}|{'-' * 18}|{'-' * 23}|")
-    for label, module, args in CASES:
-        runs = [run(args, module) for _ in range(REPEAT)]
-        wall = min(r[0] for r in runs)
-        cums = [r[1] for r in runs if r[1] is not None]
-        cum = f"{min(cums) / 1e6:7.3f} s" if cums else "-"
-        total = min(r[2] for r in runs) / 1e6
-        print(f"| {label:42s} | {wall:6.3f} s | {cum:>19s} | {total:14.3f} s | {runs[-1][3]:21s} |")
+def main(checkouts: list[str]) -> None:
+    paths = [os.path.abspath(c) for c in checkouts] or [None]
+    results: dict = {(label, path): [] for label, _, _ in CASES for path in paths}
+    with tempfile.TemporaryDirectory() as empty:
+        for _ in range(REPEAT):
+            for label, module, args in CASES:
+                for path in paths:
+                    results[label, path].append(run(args, module, empty, path))
+    for path in paths:
+        where = path if path is not None else f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}"
+        print(f"python {sys.version.split()[0]}, {where}, best of {REPEAT}")
+        print(f"| {'command':42s} | {'wall':>8s} | {'importtime (module)':>19s} | {'importtime (all)':>16s} | "
+              "heavy modules at exit |")
+        print(f"|{'-' * 44}|{'-' * 10}|{'-' * 21}|{'-' * 18}|{'-' * 23}|")
+        for label, _, _ in CASES:
+            runs = results[label, path]
+            wall = min(r[0] for r in runs)
+            cums = [r[1] for r in runs if r[1] is not None]
+            cum = f"{min(cums) / 1e6:7.3f} s" if cums else "-"
+            total = min(r[2] for r in runs) / 1e6
+            print(f"| {label:42s} | {wall:6.3f} s | {cum:>19s} | {total:14.3f} s | {runs[-1][3]:21s} |")
+        print()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

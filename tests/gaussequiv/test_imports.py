@@ -29,7 +29,7 @@ def run(code: str, path: Path | None = None) -> str:
     pythonpath = os.pathsep.join([str(p) for p in (path, ROOT) if p is not None])
     env = {**os.environ, "PYTHONPATH": pythonpath, "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                         timeout=300)
+                         cwd=ROOT, timeout=300)  # -c puts the working directory first on sys.path
     assert out.returncode == 0, out.stderr
     return out.stdout
 
