@@ -34,7 +34,7 @@ __all__ = ["solve_square"]
 
 @lru_cache(maxsize=1)
 def _square_loss() -> Loss:
-    """The built-in square loss, built once (its sympy expression costs more than a whole ridge solve)."""
+    """The built-in square loss, built once (one object for every ridge solution it labels)."""
     return Loss.square()
 
 
