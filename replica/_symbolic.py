@@ -27,6 +27,13 @@ vectorised). Entries that come out NaN or inf there (an overflow such as ``exp(8
 in a sign-and-logarithm representation ``x = s * exp(l)`` that cannot overflow: products add logarithms,
 sums are scaled by their largest term. The cost is a fixed number of numpy operations per node of the
 expression, whatever the number of bad entries.
+
+**Import cost.** This module is the sympy half of :mod:`replica`: it imports sympy (a third of a second) and
+defines the symbols of every formula, ``y`` and ``z`` (:data:`Y`, :data:`Z`) and the ``omega*`` and ``V*`` of
+the channel integrals (:data:`OMEGA_STAR`, :data:`V_STAR`). The rest of the package imports it only inside the
+functions that derive a formula (:meth:`replica.Loss.from_expr`, :attr:`replica.Loss.expr`,
+:meth:`replica.Channel.Z0`, :meth:`replica.Channel.from_likelihood`, :func:`replica.equations`, the Bayes output
+channel), so that the built-in losses and channels and the solver never load sympy.
 """
 
 from __future__ import annotations
@@ -40,10 +47,15 @@ import sympy as sp
 from scipy import special
 from sympy.core.function import AppliedUndef
 
-__all__ = ["Y", "Z", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "parse_expression", "lambdify_safe"]
+__all__ = ["Y", "Z", "OMEGA_STAR", "V_STAR", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH",
+           "parse_expression", "lambdify_safe"]
 
 #: Label and pre-activation (or teacher field) symbols used in every user formula.
 Y, Z = sp.symbols("y z")
+#: The centre ``omega*`` (real) and variance ``V*`` (positive) of the channel's ``Z0(y, omega*, V*)``
+#: (:meth:`replica.Channel.Z0`).
+OMEGA_STAR = sp.Symbol("omega_star", real=True)
+V_STAR = sp.Symbol("V_star", positive=True)
 
 #: Longest formula string accepted, in characters.
 MAX_LENGTH = 2000

@@ -35,19 +35,20 @@ import csv
 import itertools
 import os
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
-from scipy.optimize import brentq
 from scipy.special import expit
 from tqdm.auto import tqdm
 
 from gaussequiv import checks
-from replica._symbolic import lambdify_safe
 from replica.channel import Channel
 from replica.quadrature import N_MAX, gauss_hermite, gaussian_rule, nodes_for_variance
 from replica.result import ConvergenceError
 from spectra import Spectrum
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = ["BayesSolution", "BayesCurve", "OutputChannel", "bayes_optimal", "bayes_optimal_curve", "output_channel",
            "prior_eigenvalues"]
@@ -73,6 +74,8 @@ def _cancellation_free(expr: sp.Expr, omega: sp.Symbol) -> sp.Expr:
     """``expr`` with each ``erf(u)`` written as ``1 - erfc(u)`` or ``erfc(-u) - 1`` so that, if possible, it becomes a
     non-negative constant plus erfc terms with positive weights: a sum without cancellation, accurate deep in the
     tails (``(1 - erf(u))/2`` is 0 in double precision from ``u = 6``; ``erfc(u)/2`` is exact to ``u = 26``)."""
+    import sympy as sp
+
     erfs = sorted(expr.atoms(sp.erf), key=sp.default_sort_key)
     if not erfs or len(erfs) > 3:
         return expr
@@ -132,6 +135,10 @@ class OutputChannel:
                            for v in self.labels}
 
     def _compile(self, expr: sp.Expr, with_y: bool):
+        import sympy as sp
+
+        from replica._symbolic import lambdify_safe
+
         w, v = self._w, self._v
         args = (self._y, w, v) if with_y else (w, v)
         ints = list(expr.atoms(sp.Integral))
@@ -513,6 +520,8 @@ def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -
     if hi - lo <= 0.5 * tol * scale(hi):
         r, bracket = 0.5 * (lo + hi), 0.5 * (hi - lo)
     else:
+        from scipy.optimize import brentq  # here: scipy.optimize is not loaded with replica (issue 13)
+
         xtol = max(0.25 * tol * min(scale(lo), scale(hi)), 1e-300)
         r = brentq(D, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
         bracket = xtol + 4 * np.finfo(float).eps * r

@@ -23,22 +23,25 @@ once per sweep on whole arrays. For a finite label set the rule is one-dimension
 
 The tests compare every loss and channel with an independent adaptive quadrature (scipy ``quad_vec`` split at
 the kinks) and with 30-digit mpmath.
+
+The built-in channels are numeric; their sympy forms (:meth:`Channel.Z0`, :meth:`Channel.dZ0`, the logit's
+``expr``) are built when asked for, and only :meth:`Channel.from_likelihood` needs sympy to build a channel, so
+that solving with the built-ins never imports it (issue 13).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 from scipy import special
 
 from gaussequiv import checks
 from gaussequiv.checks import real
 from gaussequiv.seeding import SeedLike
 from gaussequiv.seeding import rng as _rng
-from replica._symbolic import Y, Z, lambdify_safe, parse_expression
 from replica.loss import Kinks
 from replica.quadrature import (
     PANEL_SPAN,
@@ -51,12 +54,22 @@ from replica.quadrature import (
     resolve_partition,
 )
 
+if TYPE_CHECKING:
+    import sympy as sp
+
 __all__ = ["Channel", "Measure"]
 
+# The symbols omega* and V* of the closed forms are replica._symbolic.OMEGA_STAR and V_STAR (sympy is imported
+# with them); the old private names of this module stay readable.
+_SYMBOLS = {"_W": "OMEGA_STAR", "_VP": "V_STAR"}
 
-# symbols of the closed forms: omega* (w), V* (v)
-_W, _V = sp.symbols("omega_star V_star", real=True)
-_VP = sp.symbols("V_star", positive=True)
+
+def __getattr__(name: str):
+    if name in _SYMBOLS:
+        from replica import _symbolic
+
+        return getattr(_symbolic, _SYMBOLS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -243,12 +256,24 @@ class Channel(ABC):
         return self._draw(nu, gen)
 
     def Z0(self) -> sp.Expr:
-        """``Z0(y, omega*, V*) = E_{z ~ N(omega*, V*)} P0(y|z)`` as a sympy expression."""
+        """``Z0(y, omega*, V*) = E_{z ~ N(omega*, V*)} P0(y|z)`` as a sympy expression (imports sympy).
+
+        In the symbols ``y``, ``omega_star`` (real) and ``V_star`` (positive) of :mod:`replica._symbolic`.
+
+        Examples
+        --------
+        >>> Channel.sign().Z0()
+        y*erf(sqrt(2)*omega_star/(2*sqrt(V_star)))/2 + 1/2
+        """
         return self._z0
 
     def dZ0(self) -> sp.Expr:
-        """``d Z0 / d omega*`` as a sympy expression."""
-        return sp.diff(self._z0, _W)
+        """``d Z0 / d omega*`` as a sympy expression (imports sympy)."""
+        import sympy as sp
+
+        from replica._symbolic import OMEGA_STAR
+
+        return sp.diff(self._z0, OMEGA_STAR)
 
     @property
     def labels(self) -> tuple[float, ...] | None:
@@ -359,7 +384,11 @@ class _SignFamily(_Discrete):
 
     @property
     def _z0(self):
-        base = (1 + Y * sp.erf(_W / sp.sqrt(2 * (_VP + self.noise)))) / 2
+        import sympy as sp
+
+        from replica._symbolic import OMEGA_STAR, V_STAR, Y
+
+        base = (1 + Y * sp.erf(OMEGA_STAR / sp.sqrt(2 * (V_STAR + self.noise)))) / 2
         return sp.nsimplify(self.flip) + (1 - 2 * sp.nsimplify(self.flip)) * base
 
     def _features(self, rho):
@@ -418,14 +447,16 @@ class _Logit(_Discrete):
 
     @property
     def expr(self) -> sp.Expr:
-        """The likelihood ``1/(1 + exp(-beta y z))`` as a sympy expression."""
+        """The likelihood ``1/(1 + exp(-beta y z))`` as a sympy expression (imports sympy)."""
+        import sympy as sp
+
+        from replica._symbolic import Y, Z
+
         return 1 / (1 + sp.exp(-sp.nsimplify(self.beta) * Y * Z))
 
     @property
     def _z0(self):
-        zi = sp.Symbol("zeta", real=True)
-        dens = sp.exp(-zi**2 / 2) / sp.sqrt(2 * sp.pi)
-        return sp.Integral(self.expr.subs(Z, _W + sp.sqrt(_VP) * zi) * dens, (zi, -sp.oo, sp.oo))
+        return _gaussian_integral(self.expr)
 
     def _mixture(self) -> tuple[np.ndarray, np.ndarray]:
         s, c = logistic_normal_mixture()
@@ -457,6 +488,18 @@ class _Logit(_Discrete):
         return np.where(gen.random(nu.shape) < special.expit(self.beta * nu), 1.0, -1.0)
 
 
+def _gaussian_integral(expr: sp.Expr) -> sp.Expr:
+    """``Z0 = E_{z ~ N(omega*, V*)} P0(y|z)`` of the likelihood ``expr`` as an unevaluated integral over
+    ``zeta ~ N(0, 1)``, ``z = omega* + sqrt(V*) zeta``."""
+    import sympy as sp
+
+    from replica._symbolic import OMEGA_STAR, V_STAR, Z
+
+    zi = sp.Symbol("zeta", real=True)
+    dens = sp.exp(-zi**2 / 2) / sp.sqrt(2 * sp.pi)
+    return sp.Integral(expr.subs(Z, OMEGA_STAR + sp.sqrt(V_STAR) * zi) * dens, (zi, -sp.oo, sp.oo))
+
+
 # ============================================================================ linear (regression)
 @dataclass(frozen=True, repr=False)
 class _Linear(Channel):
@@ -481,8 +524,12 @@ class _Linear(Channel):
 
     @property
     def _z0(self):
-        var = _VP + self.noise
-        return sp.exp(-(Y - _W) ** 2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
+        import sympy as sp
+
+        from replica._symbolic import OMEGA_STAR, V_STAR, Y
+
+        var = V_STAR + self.noise
+        return sp.exp(-(Y - OMEGA_STAR) ** 2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
 
     def measure(self, rho, q, m, kinks=None):
         _check_overlaps(rho, q, m, strict=self.noise == 0)
@@ -555,6 +602,10 @@ class _Likelihood(_Discrete):
     is_classification = True
 
     def __init__(self, expr, labels, name):
+        import sympy as sp
+
+        from replica._symbolic import Z, lambdify_safe, parse_expression
+
         ex = parse_expression(expr, "expr")
         labels = tuple(float(v) for v in checks.vector("labels", labels))
         if len(labels) < 2 or len(set(labels)) != len(labels):
@@ -573,9 +624,7 @@ class _Likelihood(_Discrete):
         if np.any(probs < -1e-12) or np.max(np.abs(tot - 1)) > 1e-8:
             raise ValueError(f"expr {ex} is not a probability over labels {labels}: sum_y P0(y|z) - 1 "
                              f"reaches {np.max(np.abs(tot - 1)):.3g} on z in [-20, 20]")
-        zi = sp.Symbol("zeta", real=True)
-        dens = sp.exp(-zi**2 / 2) / sp.sqrt(2 * sp.pi)
-        self._z0 = sp.Integral(ex.subs(Z, _W + sp.sqrt(_VP) * zi) * dens, (zi, -sp.oo, sp.oo))
+        self._z0 = _gaussian_integral(ex)
         self._partitions: dict[float, tuple[Partition, list]] = {}
 
     def _resolve(self, lo: float, hi: float, width: float) -> Partition:

@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from tqdm.auto import tqdm
 
 from gaussequiv import checks
@@ -261,6 +260,8 @@ def optimal_lambda(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: floa
         sol = converged(solve(spectrum, loss, channel, alpha, lam, init=near, **solve_kwargs))
         cache[log_lam] = sol
         return getattr(sol, quantity)
+
+    from scipy.optimize import minimize_scalar  # here: scipy.optimize is not loaded with replica (issue 13)
 
     res = minimize_scalar(objective, bounds=(np.log(lams[i + 1]), np.log(lams[i - 1])), method="bounded",
                           options={"xatol": xatol})

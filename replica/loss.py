@@ -8,19 +8,26 @@ A :class:`Loss` carries its sympy expression in the symbols ``y`` (label) and ``
 :meth:`Loss.prox` returns the prox together with ``r = (1 - d prox / d omega) / V``, so that
 :math:`\partial_\omega f_g = -r` with :math:`f_g = (\mathrm{prox} - \omega)/V`. For a C² loss,
 ``r = l''(prox) / (1 + V l''(prox))`` (implicit-function theorem), computed without cancellation.
+
+The built-in losses are numeric: their sympy expression :attr:`Loss.expr` is built on first access, so that
+building and solving with them never imports sympy (issue 13). :meth:`Loss.from_expr` derives its loss with
+sympy (:mod:`replica._symbolic`), imported there.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 from scipy.special import expit
 
 from gaussequiv import checks
-from replica._symbolic import Y, Z, lambdify_safe, parse_expression
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = ["Kinks", "Loss", "NonConvexLossError"]
 
@@ -79,7 +86,8 @@ class Loss:
     name : str
         Short name used in results and files.
     expr : sympy.Expr
-        The loss as a sympy expression in ``y`` and ``z``.
+        The loss as a sympy expression in ``y`` and ``z`` (built on first access, which imports sympy; the
+        numerics of the built-in losses never need it).
     is_square : bool
         True only for the built-in ``square`` loss ``(y - z)^2 / 2``, whose channel integrals the
         solver evaluates in closed form (theory §2.5).
@@ -94,7 +102,7 @@ class Loss:
     """
 
     name: str
-    expr: sp.Expr
+    _expr: Callable[[], sp.Expr] = field(repr=False)  # builds :attr:`expr` (on first access)
     _prox: ProxFunction = field(repr=False)
     _value: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
     _d1: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
@@ -105,6 +113,17 @@ class Loss:
     labels: tuple[float, ...] | None = None
     _kinks: Callable[[float], Kinks] | None = field(default=None, repr=False)
     _fg: Callable[[np.ndarray, np.ndarray, float, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def expr(self) -> sp.Expr:
+        """The loss as a sympy expression in ``y`` and ``z``, built once on first access (imports sympy).
+
+        Examples
+        --------
+        >>> Loss.logistic().expr
+        log(1 + exp(-y*z))
+        """
+        return self._expr()
 
     # ------------------------------------------------------------------ numerics
     def __call__(self, y, z) -> np.ndarray:
@@ -202,6 +221,8 @@ class Loss:
         return V * self._d1(y, np.zeros_like(y))
 
     def __repr__(self) -> str:
+        import sympy as sp
+
         return f"Loss({self.name}: {sp.sstr(self.expr)})"
 
     @classmethod
@@ -224,7 +245,7 @@ class Loss:
         def prox(y, omega, V, guess):
             return (omega + V * y) / (1.0 + V), np.full(omega.shape, 1.0 / (1.0 + V))
 
-        return cls(name="square", expr=(Y - Z) ** 2 / 2, _prox=prox,
+        return cls(name="square", _expr=_square_expr, _prox=prox,
                    _value=lambda y, z: 0.5 * (y - z) ** 2, _d1=lambda y, z: z - y,
                    _d2=lambda y, z: np.ones(np.broadcast(y, z).shape), is_square=True)
 
@@ -245,7 +266,7 @@ class Loss:
         def prox(y, omega, V, guess):
             return newton_prox(d1, d2, y, omega, V, guess)
 
-        return cls(name="logistic", expr=sp.log(1 + sp.exp(-Y * Z)), _prox=prox,
+        return cls(name="logistic", _expr=_logistic_expr, _prox=prox,
                    _value=lambda y, z: np.logaddexp(0.0, -y * z), _d1=d1, _d2=d2, lipschitz=1.0)
 
     @classmethod
@@ -264,7 +285,7 @@ class Loss:
             yw = y * omega
             return np.where(yw <= 1.0 - V, y, np.where(yw < 1.0, (y - omega) / V, 0.0))
 
-        return cls(name="hinge", expr=sp.Max(0, 1 - Y * Z), _prox=prox,
+        return cls(name="hinge", _expr=_hinge_expr, _prox=prox,
                    _value=lambda y, z: np.maximum(0.0, 1.0 - y * z),
                    _d1=lambda y, z: np.where(y * z < 1.0, -y, 0.0),
                    _d2=lambda y, z: np.zeros(np.broadcast(y, z).shape), lipschitz=1.0, smooth=False,
@@ -292,8 +313,7 @@ class Loss:
             u = np.abs(y - z)
             return np.where(u <= a, 0.5 * u * u, a * u - 0.5 * a * a)
 
-        expr = sp.Piecewise(((Y - Z) ** 2 / 2, sp.Abs(Y - Z) <= a), (a * sp.Abs(Y - Z) - a**2 / 2, True))
-        return cls(name=f"huber({a:g})", expr=expr, _prox=prox, _value=value,
+        return cls(name=f"huber({a:g})", _expr=functools.partial(_huber_expr, a), _prox=prox, _value=value,
                    _d1=lambda y, z: np.clip(z - y, -a, a),
                    _d2=lambda y, z: (np.abs(y - z) <= a).astype(float), lipschitz=a, smooth=False,
                    _kinks=lambda V: Kinks(residual=(-a * (1.0 + V), a * (1.0 + V))), _fg=fg)
@@ -337,6 +357,10 @@ class Loss:
         ...
         replica.loss.NonConvexLossError: loss -1.0e-6*z**4 + (y - z)**2/2 is not convex in z: d2l/dz2 = ...
         """
+        import sympy as sp
+
+        from replica._symbolic import Z, lambdify_safe, parse_expression
+
         ex = parse_expression(expr, "expr")
         if labels is not None:
             labels = tuple(float(v) for v in np.unique(checks.vector("labels", labels)))
@@ -363,8 +387,39 @@ class Loss:
                                  f"convex for the labels {labels} only (Loss.from_expr(..., labels=...))")
             return solve(y, omega, V, guess)
 
-        return cls(name=name or sp.sstr(ex), expr=ex, _prox=prox, _value=f_value, _d1=f_d1, _d2=f_d2,
+        return cls(name=name or sp.sstr(ex), _expr=lambda: ex, _prox=prox, _value=f_value, _d1=f_d1, _d2=f_d2,
                    labels=labels)
+
+
+# ---------------------------------------------------------------------- expressions of the built-ins
+def _square_expr() -> sp.Expr:
+    from replica._symbolic import Y, Z
+
+    return (Y - Z) ** 2 / 2
+
+
+def _logistic_expr() -> sp.Expr:
+    import sympy as sp
+
+    from replica._symbolic import Y, Z
+
+    return sp.log(1 + sp.exp(-Y * Z))
+
+
+def _hinge_expr() -> sp.Expr:
+    import sympy as sp
+
+    from replica._symbolic import Y, Z
+
+    return sp.Max(0, 1 - Y * Z)
+
+
+def _huber_expr(a: float) -> sp.Expr:
+    import sympy as sp
+
+    from replica._symbolic import Y, Z
+
+    return sp.Piecewise(((Y - Z) ** 2 / 2, sp.Abs(Y - Z) <= a), (a * sp.Abs(Y - Z) - a**2 / 2, True))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -377,6 +432,10 @@ def _derivative(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     finitely at more points of a probe grid (labels -3 ... 3, ``|z| <= 1e3``); then the shorter one; then
     the simplified one.
     """
+    import sympy as sp
+
+    from replica._symbolic import Y, Z
+
     raw = sp.diff(expr, Z)
     simple = sp.simplify(raw)
     if raw == simple:
@@ -414,6 +473,10 @@ def _feature_points(d2: sp.Expr, labels: np.ndarray, limit: int = 256) -> np.nda
     polynomial and of its derivative, at every label: ``exp(-(z - 1000)**2)`` gives 1000 and
     ``1/(1 + (z - 300)**2)`` gives 300.
     """
+    import sympy as sp
+
+    from replica._symbolic import Y, Z
+
     polys = set()
     for node in sp.preorder_traversal(d2):
         if isinstance(node, sp.Function):
@@ -461,6 +524,10 @@ def _check_convex(expr: sp.Expr, d2: sp.Expr, d2_symbolic: sp.Expr | None = None
     (narrower than 1/32 for ``|z| <= 64`` or 10% of ``|z|`` beyond, away from feature points) and not
     seen by sympy can go unnoticed.
     """
+    import sympy as sp
+
+    from replica._symbolic import Y, Z, lambdify_safe
+
     yr, zr = sp.symbols("y z", real=True)
     form = (d2 if d2_symbolic is None else d2_symbolic).subs({Y: yr, Z: zr})
     verdicts = []
@@ -536,6 +603,10 @@ def _judge(expr, d2, vals, scale, ys, zs, labels) -> None:
 
 def _closed_form_prox(d1: sp.Expr) -> ProxFunction | None:
     """sympy's solution of ``(z - omega)/V + l'(y, z) = 0`` for a loss quadratic in z."""
+    import sympy as sp
+
+    from replica._symbolic import Y, Z, lambdify_safe
+
     w, v = sp.symbols("omega V", positive=True)
     sols = sp.solve(sp.Eq((Z - w) / v + d1, 0), Z)
     if len(sols) != 1:

@@ -18,17 +18,27 @@ data are separated with margin 1, so the training loss and 0/1 error are exactly
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
-from replica._symbolic import Y, Z
 from replica.loss import Kinks, Loss
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = ["hard_margin_loss", "HARD_MARGIN_PENALTY"]
 
 #: The penalty at which the indicator loss's fixed point is solved (any value gives the same q and m).
 HARD_MARGIN_PENALTY = 1.0
+
+
+def _hard_margin_expr() -> sp.Expr:
+    import sympy as sp
+
+    from replica._symbolic import Y, Z
+
+    return sp.Piecewise((0, Y * Z >= 1), (sp.oo, True))
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +63,7 @@ def hard_margin_loss() -> Loss:
     def value(y, z):
         return np.where(y * z >= 1.0 - 1e-12, 0.0, np.inf)
 
-    return Loss(name="hard-margin", expr=sp.Piecewise((0, Y * Z >= 1), (sp.oo, True)), _prox=prox, _value=value,
+    return Loss(name="hard-margin", _expr=_hard_margin_expr, _prox=prox, _value=value,
                 _d1=lambda y, z: np.zeros(np.broadcast(y, z).shape),
                 _d2=lambda y, z: np.zeros(np.broadcast(y, z).shape), smooth=False,
                 _kinks=lambda V: Kinks(margin=(1.0,)), _fg=fg)

@@ -21,7 +21,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import brentq
 
 from replica.channel import Channel
 from replica.loss import Loss
@@ -35,7 +34,7 @@ __all__ = ["solve_square"]
 
 @lru_cache(maxsize=1)
 def _square_loss() -> Loss:
-    """The built-in square loss, built once (its sympy expression costs more than a whole ridge solve)."""
+    """The built-in square loss, built once (one object for every ridge solution it labels)."""
     return Loss.square()
 
 
@@ -105,6 +104,8 @@ def solve_square(spectrum: Spectrum | SpectralDensity, channel: Channel, alpha: 
         b = m_hat**2 * float(w @ (t * s / den**2))
     elif alpha < ratio:
         # sum_i w_i s_i/(u + alpha s_i) < trace/u <= 1 at u = trace; -> ratio/alpha > 1 as u -> 0
+        from scipy.optimize import brentq  # here: scipy.optimize is not loaded with replica (issue 13)
+
         u = brentq(lambda lu: float(ws @ (1.0 / (np.exp(lu) + alpha * s))) - 1.0,
                    np.log(1e-300) / 2, np.log(trace), xtol=1e-15, rtol=4 * np.finfo(float).eps)
         u = float(np.exp(u))

@@ -45,7 +45,7 @@ gives its law through :meth:`replica.Channel.likelihood` (the built-in ``logit``
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from gaussequiv import checks
 from replica.channel import Channel
@@ -185,6 +185,8 @@ def _h_min(a: np.ndarray, w: np.ndarray, s2: float = 0.0) -> tuple[float, float]
         lo, hi = hi, 2.0 * hi
     else:
         raise ConvergenceError(f"could not bracket the minimiser of h(t) (|t| reached {abs(hi):.3g})")
+    from scipy import optimize  # here: scipy.optimize is not loaded with replica (issue 13)
+
     t = optimize.brentq(_dh, min(lo, hi), max(lo, hi), args=(a, w, s2), xtol=1e-14,
                         rtol=4 * np.finfo(float).eps, maxiter=500)
     return _h(t, a, w, s2), t

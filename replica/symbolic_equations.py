@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from replica._symbolic import OMEGA_STAR as _W
+from replica._symbolic import V_STAR as _VP
 from replica._symbolic import Y, Z
-from replica.channel import _VP, _W, Channel
+from replica.channel import Channel
 from replica.loss import Loss
 
 __all__ = ["Equations", "equations"]

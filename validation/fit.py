@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from scipy.optimize import minimize
 
 __all__ = ["Fit", "design", "ridge_path", "fit_ridge", "fit_smooth", "fit_hinge", "fit", "fit_path"]
 
@@ -259,6 +258,8 @@ def fit_smooth(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6, max_iter: 
     >>> f.converged, f.certificate < 1e-7
     (True, True)
     """
+    from scipy.optimize import minimize  # here: scipy.optimize is not loaded with validation (issue 13)
+
     X, y = _check_xy(X, y)
     lam = _check_lam(lam, allow_zero=False)
     p = X.shape[1]
@@ -305,6 +306,8 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
     >>> f.converged, f.method
     (True, 'hinge-dual')
     """
+    from scipy.optimize import minimize  # here: scipy.optimize is not loaded with validation (issue 13)
+
     X, y = _check_xy(X, y)
     lam = _check_lam(lam, allow_zero=False)
     if not np.all(np.abs(y) == 1):
