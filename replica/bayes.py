@@ -511,6 +511,10 @@ def _finish(se, alpha, q, q_amp, n_stable, status, residual, error, message) -> 
                          rho=se.rho, rho_lin=se.rho_lin, prior=se.source, channel=se.channel.name, message=message)
 
 
+class _Unresolved(ArithmeticError):
+    """The state evolution cannot be evaluated or solved numerically at this point (reported as status invalid)."""
+
+
 def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -> tuple[float, float, float]:
     """A fixed point in the bracket ``[lo, hi]`` (``D(lo) >= 0 >= D(hi)``, ``D = F - id``): ``(q, residual,
     relative error estimate)``."""
@@ -523,7 +527,10 @@ def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -
         from scipy.optimize import brentq  # here: scipy.optimize is not loaded with replica (issue 13)
 
         xtol = max(0.25 * tol * min(scale(lo), scale(hi)), 1e-300)
-        r = brentq(D, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+        try:
+            r = brentq(D, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+        except (ValueError, RuntimeError) as exc:  # no sign change left (rounding), or no convergence in maxiter
+            raise _Unresolved(f"the fixed point in [{lo:.6g}, {hi:.6g}] cannot be bracketed: {exc}") from exc
         bracket = xtol + 4 * np.finfo(float).eps * r
     fr = se.F(r, alpha)
     residual = abs(fr - r) / max(r, FLOOR * se.rho_lin)
@@ -531,14 +538,19 @@ def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -
     # difference of two channel rules, through the prior side), over 1 - F'(q) (finite difference)
     h = 1e-6 * scale(r)
     r2 = r - h if r + h >= se.q_top else r + h
-    slope = -(D(r2) - D(r)) / (r2 - r)  # 1 - F'(q) > 0 at a stable fixed point
+    f2 = se.F(r2, alpha)
+    slope = 1.0 - (f2 - fr) / (r2 - r)  # 1 - F'(q) > 0 at a stable fixed point
+    # rounding in the difference quotient: F is a sum of quadrature terms, good to ~100 eps of its size
+    slope_noise = 100 * np.finfo(float).eps * max(abs(fr), abs(f2), abs(r)) / abs(r2 - r)
     g = se.G(r)
     dg = abs(g - se.G_check(r))
     if not np.isfinite(dg):
         dg = g  # the independent rule failed: no accuracy can be certified
     dF = alpha * dg * se.dq_prior(alpha * g)
-    gap = max(slope, 1e-3)  # never divide by rounding noise (a marginal fixed point gets a larger error instead)
-    error = ((abs(fr - r) + dF) / gap + bracket) / scale(r)
+    if not slope > slope_noise:
+        # a marginal fixed point (1 - F'(q) at rounding level): any error in F moves it by an unknown amount
+        return float(r), float(residual), float("inf")
+    error = ((abs(fr - r) + dF) / slope + bracket) / scale(r)
     return float(r), float(residual), float(error)
 
 
@@ -620,7 +632,7 @@ def bayes_optimal(spectrum: Spectrum, channel: Channel, alpha: float, *, tol: fl
 def _solve(se: _StateEvolution, alpha: float, tol: float) -> BayesSolution:
     try:
         return _solve_unchecked(se, alpha, tol)
-    except (FloatingPointError, ValueError, ZeroDivisionError) as exc:
+    except (FloatingPointError, ZeroDivisionError, _Unresolved) as exc:  # numerical failures only: bugs propagate
         nan = float("nan")
         return BayesSolution(alpha=alpha, q=nan, q_hat=nan, overlap=nan, mmse=nan, mmse_weights=nan, test_error=nan,
                              test_error_noisy=nan, q_amp=nan, test_error_amp=nan, fixed_points=0, converged=False,
@@ -683,7 +695,10 @@ def _conclude(se, alpha, roots, certs, tol, note) -> BayesSolution:
     msg = note or ("unique stable fixed point" if len(roots) == 1 else
                    f"{len(roots)} stable fixed points: the Bayes-optimal one maximises the potential; AMP from an "
                    "uninformed start stops at q_amp")
-    if status != "converged":
+    if status != "converged" and np.isinf(error):
+        msg += ("; the fixed point is marginal (1 - F'(q) is at rounding level, as at a spinodal): its position "
+                "cannot be certified; move alpha away from this point")
+    elif status != "converged":
         msg += (f"; the estimated error {error:.3g} exceeds tol: the channel quadrature limits the accuracy here "
                 "(pass a larger tol)")
     return _finish(se, alpha, q, roots[0], len(roots), status, residual, error, msg)

@@ -26,7 +26,7 @@ from replica import (
     solve,
     solve_square,
 )
-from replica.bayes import OutputChannel, _potential_gap, _solve, _StateEvolution, prior_eigenvalues
+from replica.bayes import OutputChannel, _potential_gap, _root, _solve, _StateEvolution, prior_eigenvalues
 from spectra import Spectrum
 
 PROBIT_LIK = "(1 + y*erf(z/sqrt(2*0.3)))/2"  # Channel.probit(0.3) written as a likelihood
@@ -372,6 +372,47 @@ def test_several_fixed_points_resolved_by_the_potential():
     assert sol.q == pytest.approx(best, rel=1e-9)
     gap = _potential_gap(se, 1.0, stable[0], stable[1])
     assert gap == pytest.approx(se.potential(stable[1]) - se.potential(stable[0]), rel=1e-8)
+
+
+class _LinearMap:
+    """A state evolution reduced to what `_root` reads: F(q) = q0 + (1 - s)(q - q0) (so 1 - F'(q) = s) and a channel
+    side whose two quadrature rules differ by `delta` (dq_prior = 1, alpha = 1: F is uncertain by `delta`)."""
+
+    rho_lin, q_top, q0 = 1.0, 1.0 - 1e-12, 0.3
+
+    def __init__(self, s, delta):
+        self.s, self.delta = s, delta
+
+    def F(self, q, alpha):
+        return self.q0 + (1.0 - self.s) * (q - self.q0)
+
+    def G(self, q):
+        return 0.5
+
+    def G_check(self, q):
+        return 0.5 + self.delta
+
+    def dq_prior(self, h):
+        return 1.0
+
+
+@pytest.mark.parametrize("s", [1e-1, 1e-3, 1e-5])
+def test_root_certificate_bounds_the_shift_of_a_slow_fixed_point(s):
+    """Reference: the fixed point of F + delta is q0 + delta/s (closed form). `_root`'s error estimate must cover
+    that shift however small 1 - F'(q) = s is (it used to divide by max(s, 1e-3) and understated it 100x at
+    s = 1e-5)."""
+    delta = 1e-12
+    q, _, error = _root(_LinearMap(s, delta), 1.0, 0.1, 0.5, 1e-10)
+    assert q == pytest.approx(0.3, rel=1e-9)
+    shift = delta / s / 0.3  # relative to scale(q) = min(q, rho_lin - q)
+    assert shift <= error <= 10 * shift + 1e-9
+
+
+def test_a_marginal_fixed_point_is_not_certified():
+    """At 1 - F'(q) = 1e-15 (rounding level, as at a spinodal) the position of the fixed point cannot be certified:
+    the error estimate is infinite, and a solve would end `stalled` with a message that says why."""
+    _, _, error = _root(_LinearMap(1e-15, 1e-14), 1.0, 0.1, 0.5, 1e-10)
+    assert error == np.inf
 
 
 # ------------------------------------------------------------------------------------------ ERM never beats Bayes
