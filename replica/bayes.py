@@ -31,10 +31,9 @@ A fixed teacher is refused: the Bayes estimator of one given :math:`\theta_0` ne
 
 from __future__ import annotations
 
-import csv
 import itertools
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,9 +41,10 @@ from scipy.special import expit
 from tqdm.auto import tqdm
 
 from gaussequiv import checks
+from gaussequiv.progress import show as show_progress
 from replica.channel import Channel
 from replica.quadrature import N_MAX, gauss_hermite, gaussian_rule, nodes_for_variance
-from replica.result import ConvergenceError
+from replica.result import ConvergenceError, PointTable
 from spectra import Spectrum
 
 if TYPE_CHECKING:
@@ -710,7 +710,7 @@ _CURVE_NUMERIC = ("alpha", "q", "q_hat", "overlap", "mmse", "mmse_weights", "tes
 
 
 @dataclass(frozen=True, eq=False)
-class BayesCurve:
+class BayesCurve(PointTable):
     """Bayes-optimal solutions along a sweep in ``alpha`` (fields as :class:`BayesSolution`, one entry per point).
 
     It shares :class:`replica.Curve`'s interface where the quantities coincide (``alpha``, ``test_error``,
@@ -747,31 +747,19 @@ class BayesCurve:
                    status=np.array([s.status for s in solutions]), prior=solutions[0].prior,
                    channel=solutions[0].channel)
 
-    @property
-    def converged(self) -> np.ndarray:
-        """Boolean mask of converged points."""
-        return self.status == "converged"
+    def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """One row per point under a header row: the fields of :data:`_CURVE_NUMERIC`, ``fixed_points``,
+        ``status``, ``prior`` and ``channel`` (floats round-trip exactly); and the sidecar ``path-metadata.json``
+        (:mod:`gaussequiv.tables`) with the channel, prior, counts and ``metadata``."""
+        from gaussequiv.tables import write_csv
 
-    @property
-    def all_converged(self) -> bool:
-        """True iff every point converged."""
-        return bool(np.all(self.converged))
-
-    def __len__(self) -> int:
-        return int(self.alpha.size)
-
-    def to_dict(self) -> dict:
-        """All fields as a plain dictionary of arrays and strings."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """One row per point; columns as the fields, plus ``prior`` and ``channel``."""
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow([*_CURVE_NUMERIC, "fixed_points", "status", "prior", "channel"])
-            for i in range(len(self)):
-                w.writerow([*(repr(float(getattr(self, c)[i])) for c in _CURVE_NUMERIC), int(self.fixed_points[i]),
-                            self.status[i], self.prior, self.channel])
+        n = len(self)
+        table = {c: getattr(self, c) for c in _CURVE_NUMERIC}
+        table.update(fixed_points=self.fixed_points, status=self.status, prior=[self.prior] * n,
+                     channel=[self.channel] * n)
+        write_csv(path, table, {"channel": self.channel, "prior": self.prior, "points": n,
+                                "converged": int(np.sum(self.converged)), "estimator": "Bayes-optimal",
+                                **(metadata or {})})
 
     def plot(self, ax=None, *, x: str = "alpha", quantities=("test_error",), **kwargs):
         """Plot the Bayes-optimal quantities against ``alpha`` (dashed black by default) on ``ax``; returns the axis.
@@ -806,6 +794,22 @@ def bayes_optimal_curve(spectrum: Spectrum, channel: Channel, alphas, *, tol: fl
     With ``strict=True`` (default) the first point that does not converge raises
     :class:`replica.ConvergenceError`; with ``strict=False`` it is kept with its status (plots skip it).
 
+    Parameters
+    ----------
+    spectrum, channel, tol
+        As :func:`bayes_optimal`.
+    alphas : array_like
+        Sample ratios ``n/p > 0``.
+    strict : bool
+        Raise on the first point that is not ``converged`` (default), or keep it with its status.
+    progress : bool or None
+        True shows a tqdm bar, False hides it; None (default) shows it on a terminal or in a notebook, never in a
+        redirected log (gaussequiv.progress.show), and only after 3 s.
+
+    Returns
+    -------
+    BayesCurve
+
     Examples
     --------
     >>> import numpy as np
@@ -827,7 +831,7 @@ def bayes_optimal_curve(spectrum: Spectrum, channel: Channel, alphas, *, tol: fl
     se = _StateEvolution(spectrum, channel)
 
     sols = []
-    bar = tqdm(alphas, desc="alphas", disable=progress is False, delay=0 if progress else 3.0, leave=False)
+    bar = tqdm(alphas, desc="alphas", disable=not show_progress(progress), delay=0 if progress else 3.0, leave=False)
     for a in bar:
         se.evaluations = 0
         sol = _solve(se, float(a), tol)

@@ -121,6 +121,7 @@ def _write(args, curve, source: dict, lam) -> None:
 def _run_random_features(args: argparse.Namespace, loss, channel) -> None:
     import numpy as np
 
+    from gaussequiv.cli import progress
     from replica.random_features import random_features_curve
 
     lam = specs.parse_grid(args.lam)
@@ -128,7 +129,7 @@ def _run_random_features(args: argparse.Namespace, loss, channel) -> None:
         raise ValueError(f"--lam takes one value with --random-features (the curve runs along p/n), got {args.lam!r}")
     rf = random_features_curve(args.random_features, loss, channel, specs.parse_grid(args.p_over_n),
                                n_over_d=args.n_over_d, lam=float(lam[0]), lam_convention=args.lam_convention,
-                               rho=args.rho, strict=False)
+                               rho=args.rho, strict=False, progress=progress(args))
     rf.to_csv(args.out, metadata={"random_features": rf.activation, "p": "infinity"})
     print(f"random features {rf.activation} at p = infinity, n/D = {rf.n_over_d:g}, lam = {rf.lam:g} "
           f"(Mei-Montanari lambda = {rf.lam_mei_montanari:g}): {len(rf)} points, {int(np.sum(rf.converged))} "

@@ -4,7 +4,7 @@ optimal lambda. Results are :class:`Curve` objects (numpy arrays, CSV, plots).""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -14,7 +14,7 @@ from gaussequiv.progress import show as show_progress
 from replica.channel import Channel
 from replica.loss import Loss
 from replica.problem import validate_problem
-from replica.result import ConvergenceError, Solution
+from replica.result import ConvergenceError, PointTable, Solution
 from replica.solver import solve
 from spectra import Spectrum
 
@@ -25,7 +25,7 @@ _NUMERIC = ("alpha", "lam", "V", "q", "m", "V_hat", "q_hat", "m_hat", "test_erro
 
 
 @dataclass(frozen=True, eq=False)
-class Curve:
+class Curve(PointTable):
     """Solutions along a sweep, one array entry per point (fields as :class:`replica.Solution`).
 
     ``status[i]`` says whether point ``i`` converged; :attr:`all_converged` checks them all. Plots mark
@@ -62,23 +62,6 @@ class Curve:
                    status=np.array([s.status for s in solutions]), route=np.array([s.route for s in solutions]),
                    loss=solutions[0].loss,
                    channel=solutions[0].channel)
-
-    @property
-    def converged(self) -> np.ndarray:
-        """Boolean mask of converged points."""
-        return self.status == "converged"
-
-    @property
-    def all_converged(self) -> bool:
-        """True iff every point converged."""
-        return bool(np.all(self.converged))
-
-    def __len__(self) -> int:
-        return int(self.alpha.size)
-
-    def to_dict(self) -> dict:
-        """All fields as a plain dictionary of arrays and strings."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
         """One row per point under a header row: the fields of :data:`_NUMERIC`, ``iterations``, ``status``,
@@ -169,7 +152,8 @@ def learning_curve(spectrum: Spectrum, loss: Loss, channel: Channel, alphas, lam
     alphas : sequence of float
         Sample ratios ``n/p > 0``.
     progress : bool or None
-        Show a tqdm bar: None (default) shows it only for sweeps that last more than a few seconds.
+        True shows a tqdm bar, False hides it; None (default) shows it on a terminal or in a notebook, never in a
+        redirected log (gaussequiv.progress.show), and only after 3 s.
     **solve_kwargs
         Passed to :func:`replica.solve` (``tol``, ``strict``, ``damping``, ``max_iter``...). With the
         default ``strict=True`` the first point that does not converge raises ``ConvergenceError``.

@@ -30,6 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gaussequiv import checks
+from gaussequiv.progress import show as show_progress
 from replica.channel import Channel
 from replica.curves import _NUMERIC, Curve
 from replica.loss import Loss
@@ -147,9 +148,12 @@ class RandomFeaturesCurve:
         return int(self.p_over_n.size)
 
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary (the curve as its own dictionary)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "curve"}
-        out["curve"] = self.curve.to_dict()
+        """A flat dictionary, one entry per point (``pandas.DataFrame(rf.to_dict())`` is one row per point): the
+        curve's fields (:meth:`replica.Curve.to_dict`, ``alpha = n/p``), ``p_over_n``, ``p_over_d``, ``gamma`` and
+        the scalars of the curve (activation, ``n_over_d``, the kappas, both lambdas, ``rho``)."""
+        out = self.curve.to_dict()
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name != "curve"})
+        out.update(p_over_d=self.p_over_d, gamma=self.gamma)
         return out
 
     def to_csv(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
@@ -216,7 +220,8 @@ def random_features_curve(activation, loss: Loss, channel: Channel, p_over_n, *,
     smooth : bool, optional
         For a callable activation.
     progress : bool or None
-        tqdm bar (None: only for sweeps longer than a few seconds).
+        True shows a tqdm bar, False hides it; None (default) shows it on a terminal or in a notebook, never in a
+        redirected log (gaussequiv.progress.show), and only after 3 s.
     **solve_kwargs
         Passed to :func:`replica.solve` (``strict``, ``tol``, ``max_iter``...).
 
@@ -250,7 +255,8 @@ def random_features_curve(activation, loss: Loss, channel: Channel, p_over_n, *,
 
     validate_problem(density(float(grid[0])), loss, channel, 1.0 / grid[0], lam_ours)
     sols: list[Solution] = []
-    bar = tqdm(range(grid.size), desc="p/n", disable=progress is False, delay=0 if progress else 3.0, leave=False)
+    bar = tqdm(range(grid.size), desc="p/n", disable=not show_progress(progress), delay=0 if progress else 3.0,
+               leave=False)
     for j in bar:
         r = float(grid[j])
         sol = solve(density(r), loss, channel, 1.0 / r, lam_ours, init=_warm_start(grid, j, sols, rho),
@@ -295,7 +301,8 @@ def kernel_learning_curve(density: SpectralDensity, loss: Loss, channel: Channel
     lam_per_sample : float or sequence of float
         ``lambda_K`` at each ``n`` (e.g. ``n**-l``), ``>= 0``.
     progress : bool or None
-        tqdm bar.
+        True shows a tqdm bar, False hides it; None (default) shows it on a terminal or in a notebook, never in a
+        redirected log (gaussequiv.progress.show), and only after 3 s.
     **solve_kwargs
         Passed to :func:`replica.solve`.
 
@@ -329,7 +336,7 @@ def kernel_learning_curve(density: SpectralDensity, loss: Loss, channel: Channel
     validate_problem(density, loss, channel, float(ns[0]), float(lams[0]))
     sols: list[Solution] = []
     prev = None
-    bar = tqdm(range(ns.size), desc="n", disable=progress is False, delay=0 if progress else 3.0, leave=False)
+    bar = tqdm(range(ns.size), desc="n", disable=not show_progress(progress), delay=0 if progress else 3.0, leave=False)
     for i in bar:
         sol = solve(density, loss, channel, float(ns[i]), float(lams[i]),
                     init=prev if prev is not None and prev.converged else None, **solve_kwargs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
 
 __all__ = ["Solution", "ConvergenceError", "STATUSES"]
 
@@ -93,6 +95,29 @@ class Solution:
     def to_dict(self) -> dict:
         """All fields as a plain dictionary."""
         return asdict(self)
+
+
+class PointTable:
+    """What every sweep result (:class:`replica.Curve`, :class:`replica.BayesCurve`) shares: one entry per point in
+    ``alpha`` and the others, a ``status`` per point, and a flat :meth:`to_dict` (arrays of one length, strings that
+    broadcast: ``pandas.DataFrame(curve.to_dict())`` is one row per point)."""
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Boolean mask of converged points."""
+        return self.status == "converged"
+
+    @property
+    def all_converged(self) -> bool:
+        """True iff every point converged."""
+        return bool(np.all(self.converged))
+
+    def __len__(self) -> int:
+        return int(self.alpha.size)
+
+    def to_dict(self) -> dict:
+        """All fields as a plain dictionary of arrays and strings."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class ConvergenceError(RuntimeError):

@@ -7,6 +7,9 @@ ridge at its optimal lam where that is the posterior mean; the weak-recovery thr
 and the requirement that no estimator beats the Bayes error (hypothesis).
 """
 
+import csv
+import json
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -516,6 +519,10 @@ def test_curve_plots_beside_erm(tmp_path):
     labels = [line.get_label() for line in ax.get_lines()]
     assert "test error (Bayes-optimal)" in labels and "test error (theory)" in labels
     bo.to_csv(tmp_path / "bo.csv")
-    assert (tmp_path / "bo.csv").read_text().count("\n") == 3
+    rows = list(csv.DictReader(open(tmp_path / "bo.csv")))  # a plain header row, floats that round-trip
+    assert [float(r["test_error"]) for r in rows] == list(bo.test_error) and rows[0]["channel"] == bo.channel
+    assert json.loads((tmp_path / "bo.csv-metadata.json").read_text())["metadata"]["converged"] == 2
+    table = bo.to_dict()  # flat: every array one entry per point
+    assert {np.shape(v) for v in table.values() if not isinstance(v, str)} == {(2,)}
     with pytest.raises(ValueError, match="alpha"):
         erm.plot(x="lam", bayes=bo)

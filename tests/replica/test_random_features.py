@@ -283,13 +283,16 @@ def test_random_features_curve_checks_its_inputs():
 
 
 def test_random_features_curve_csv_and_dict(tmp_path):
-    """The result writes one CSV row per point with the p/n axis and the conventions, and converts to a dict."""
+    """The result writes one CSV row per point with the p/n axis and the conventions, and converts to a flat dict."""
     c = random_features_curve("relu", Loss.logistic(), Channel.sign(), [0.5, 1.5], n_over_d=1.0, lam=0.1)
     c.to_csv(tmp_path / "rf.csv")
     rows = list(csv.DictReader(open(tmp_path / "rf.csv")))
     assert [float(r["p_over_n"]) for r in rows] == [0.5, 1.5]
     assert float(rows[1]["alpha"]) == pytest.approx(1 / 1.5) and rows[0]["status"] == "converged"
-    assert set(c.to_dict()) >= {"p_over_n", "n_over_d", "lam_mei_montanari", "curve"}
+    table = c.to_dict()  # flat: arrays one entry per point, scalars that broadcast (a DataFrame's layout)
+    assert set(table) >= {"p_over_n", "n_over_d", "lam_mei_montanari", "alpha", "test_error", "status"}
+    assert {np.shape(v) for v in table.values() if np.ndim(v) > 0} == {(2,)}
+    assert np.array_equal(table["test_error"], c.test_error)
 
 
 def test_predict_cli_random_features(tmp_path, capsys):
