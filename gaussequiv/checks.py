@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["real", "integer", "grid", "vector", "matrix", "finite"]
+__all__ = ["real", "integer", "grid", "vector", "matrix", "finite", "instance"]
 
 
 def _scalar(value):
@@ -152,3 +152,25 @@ def matrix(name: str, value, shape: tuple[int | None, int | None] = (None, None)
             want_txt = ", ".join("*" if s is None else str(s) for s in shape)
             raise ValueError(f"{name} must have shape ({want_txt}), got {arr.shape}")
     return finite(name, arr)
+
+
+def instance(name: str, value, cls: type | tuple[type, ...], example: str = ""):
+    """``value`` unchanged if it is an instance of ``cls`` (a class or a tuple of classes); a TypeError naming the
+    argument, the expected class as users import it (``replica.Channel``) and an ``example`` otherwise.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> instance("x", Fraction(1, 2), Fraction)
+    Fraction(1, 2)
+    >>> instance("x", 0.5, Fraction, "Fraction(1, 2)")
+    Traceback (most recent call last):
+    ...
+    TypeError: x must be a fractions.Fraction (e.g. Fraction(1, 2)), got float
+    """
+    if isinstance(value, cls):
+        return value
+    classes = cls if isinstance(cls, tuple) else (cls,)
+    wanted = " or ".join(f"{c.__module__.split('.')[0]}.{c.__name__}" for c in classes)
+    hint = f" (e.g. {example})" if example else ""
+    raise TypeError(f"{name} must be a {wanted}{hint}, got {type(value).__name__}")

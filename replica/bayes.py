@@ -119,8 +119,7 @@ class OutputChannel:
     """
 
     def __init__(self, channel: Channel):
-        if not isinstance(channel, Channel):
-            raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
+        checks.instance("channel", channel, Channel, "Channel.sign()")
         self.channel = channel
         z0 = channel.Z0()
         syms = _symbols(z0)
@@ -278,8 +277,7 @@ def prior_eigenvalues(spectrum: Spectrum) -> tuple[np.ndarray, str]:
     >>> sig, source
     (array([0.5, 0.5, 0.5]), 'commuting')
     """
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
+    checks.instance("spectrum", spectrum, Spectrum)
     if spectrum.teacher != "averaged":
         raise ValueError("the Bayes-optimal error is defined here for the averaged teacher (theta ~ N(0, I_k)); this "
                          "spectrum has a fixed teacher, whose t_i = (e_i^T Phi theta)^2 do not define a prior. Build "
@@ -565,11 +563,6 @@ def _potential_gap(se: _StateEvolution, alpha: float, q1: float, q2: float) -> f
     return float(0.25 * (h2 - h1) * np.dot(w, vals))
 
 
-def _check_channel(channel: Channel) -> None:
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
-
-
 def bayes_optimal(spectrum: Spectrum, channel: Channel, alpha: float, *, tol: float = 1e-8,
                   strict: bool = True) -> BayesSolution:
     r"""The Bayes-optimal test error (and MMSE, overlap) of the Gaussian covariate model with the averaged teacher.
@@ -616,9 +609,8 @@ def bayes_optimal(spectrum: Spectrum, channel: Channel, alpha: float, *, tol: fl
     >>> round(sol.test_error * 100, 3)  # the Bayes-optimal perceptron: ~ 0.4417 / alpha at large alpha
     0.442
     """
-    _check_channel(channel)
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
+    checks.instance("channel", channel, Channel, "Channel.sign()")
+    checks.instance("spectrum", spectrum, Spectrum)
     alpha = checks.real("alpha", alpha, low=0.0, low_open=True)
     tol = checks.real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
     se = _StateEvolution(spectrum, channel)
@@ -823,11 +815,10 @@ def bayes_optimal_curve(spectrum: Spectrum, channel: Channel, alphas, *, tol: fl
     >>> bool(np.all(erm.test_error >= bo.test_error))
     True
     """
-    _check_channel(channel)
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     tol = checks.real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
+    checks.instance("spectrum", spectrum, Spectrum)
     se = _StateEvolution(spectrum, channel)
 
     sols = []

@@ -112,19 +112,6 @@ class Curve(PointTable):
         return ax
 
 
-def _as_grid(name: str, values, positive_strict: bool) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=float))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-d sequence")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    if positive_strict and np.any(arr <= 0):
-        raise ValueError(f"{name} must all be > 0; got min {arr.min():g}")
-    if not positive_strict and np.any(arr < 0):
-        raise ValueError(f"{name} must all be >= 0; got min {arr.min():g}")
-    return arr
-
-
 def _sweep(points, solve_one, progress, desc) -> list[Solution]:
     """Solve at each point in order, warm-starting from the previous point when (and only when) it converged.
 
@@ -166,7 +153,7 @@ def learning_curve(spectrum: Spectrum, loss: Loss, channel: Channel, alphas, lam
     >>> c.test_error.round(4)
     array([0.5173, 0.0123])
     """
-    alphas = _as_grid("alphas", alphas, positive_strict=True)
+    alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     validate_problem(spectrum, loss, channel, float(alphas[0]), lam)
     return Curve.from_solutions(_sweep(alphas, lambda a, init: solve(spectrum, loss, channel, a, lam, init=init,
                                                                       **solve_kwargs), progress, "alphas"))
@@ -184,7 +171,7 @@ def lambda_path(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, 
     >>> c.all_converged
     True
     """
-    lams = _as_grid("lams", lams, positive_strict=False)
+    lams = checks.grid("lams", lams, low=0.0)
     validate_problem(spectrum, loss, channel, alpha, float(lams[0]))
     return Curve.from_solutions(_sweep(lams, lambda lam, init: solve(spectrum, loss, channel, alpha, lam, init=init,
                                                                       **solve_kwargs), progress, "lams"))

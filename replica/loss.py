@@ -294,9 +294,7 @@ class Loss:
     @classmethod
     def huber(cls, a: float = 1.0) -> Loss:
         """Huber loss of the residual ``u = y - z``: ``u^2/2`` for ``|u| <= a``, else ``a|u| - a^2/2``."""
-        a = float(a)
-        if not (np.isfinite(a) and a > 0):
-            raise ValueError(f"a (the Huber threshold) must be finite and > 0, got {a}")
+        a = checks.real("a (the Huber threshold)", a, low=0.0, low_open=True)
 
         def prox(y, omega, V, guess):
             u = y - omega

@@ -28,14 +28,9 @@ def validate_problem(spectrum, loss, channel, alpha, lam) -> tuple[float, float]
 
     A :class:`spectra.SpectralDensity` (``p = infinity``) is accepted wherever a spectrum is.
     """
-    if not isinstance(spectrum, (Spectrum, SpectralDensity)):
-        raise TypeError(f"spectrum must be a spectra.Spectrum or a spectra.SpectralDensity, got "
-                        f"{type(spectrum).__name__}")
-    if not isinstance(loss, Loss):
-        raise TypeError(f"loss must be a replica.Loss (e.g. Loss.logistic()), got {type(loss).__name__}")
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got "
-                        f"{type(channel).__name__}")
+    checks.instance("spectrum", spectrum, (Spectrum, SpectralDensity))
+    checks.instance("loss", loss, Loss, "Loss.logistic()")
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     alpha = checks.real("alpha", alpha, low=0.0, low_open=True)
     lam = checks.real("lam", lam, low=0.0)
     if loss.name in ("logistic", "hinge") and not channel.is_classification:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from gaussequiv import checks
 from gaussequiv.progress import show as show_progress
 from replica.channel import Channel
-from replica.curves import _NUMERIC, Curve
+from replica.curves import _NUMERIC, Curve, _sweep
 from replica.loss import Loss
 from replica.problem import is_valid_point, validate_problem
 from replica.result import Solution
@@ -334,12 +334,5 @@ def kernel_learning_curve(density: SpectralDensity, loss: Loss, channel: Channel
             raise ValueError(f"lam_per_sample must be a scalar or have one value per n ({ns.size}), got {lam_k.size}")
     lams = ns * lam_k
     validate_problem(density, loss, channel, float(ns[0]), float(lams[0]))
-    sols: list[Solution] = []
-    prev = None
-    bar = tqdm(range(ns.size), desc="n", disable=not show_progress(progress), delay=0 if progress else 3.0, leave=False)
-    for i in bar:
-        sol = solve(density, loss, channel, float(ns[i]), float(lams[i]),
-                    init=prev if prev is not None and prev.converged else None, **solve_kwargs)
-        sols.append(sol)
-        prev = sol
-    return Curve.from_solutions(sols)
+    return Curve.from_solutions(_sweep(range(ns.size), lambda i, init: solve(
+        density, loss, channel, float(ns[i]), float(lams[i]), init=init, **solve_kwargs), progress, "n"))

@@ -53,7 +53,7 @@ from replica.quadrature import PANEL_ORDER
 from replica.result import ConvergenceError
 from spectra import Spectrum
 
-__all__ = ["separability_threshold"]
+__all__ = ["separability_threshold", "require_binary_channel"]
 
 #: ``rho - rho_lin <= FULLY_VISIBLE_RTOL * rho`` counts as a teacher the student sees fully (``rho_lin`` is
 #: a sum of ``p`` terms, so exact spectra reproduce ``rho_lin = rho`` only to a few ulps times ``p``).
@@ -87,13 +87,24 @@ def _dpsi(a: np.ndarray) -> np.ndarray:
     return np.maximum(out, 0.0)
 
 
-def _check_channel(channel) -> None:
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel, got {type(channel).__name__}")
+def require_binary_channel(channel) -> Channel:
+    """``channel`` if it is a :class:`replica.Channel` with labels exactly ``-1, +1`` (linear separability, the
+    threshold and its simulation are defined for those only); a TypeError or ValueError that says so otherwise.
+
+    Examples
+    --------
+    >>> from replica import Channel
+    >>> require_binary_channel(Channel.linear(0.1))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: channel must give labels -1 and +1 (linear separability is a property of classification data), ...
+    """
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     labels = channel.labels
     if not channel.is_classification or labels is None or set(labels) != {-1.0, 1.0}:
         raise ValueError(f"channel must give labels -1 and +1 (linear separability is a property of "
                          f"classification data), got {channel!r} with labels {labels}")
+    return channel
 
 
 #: Largest number of uniform panels per half-line of the rule in ``nu`` (resolves likelihoods that vary on
@@ -291,9 +302,8 @@ def separability_threshold(spectrum: Spectrum, channel: Channel, *, rank_rtol: f
     >>> round(separability_threshold(Spectrum.isotropic(100), Channel.probit(0.25)), 4)
     4.1374
     """
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
-    _check_channel(channel)
+    checks.instance("spectrum", spectrum, Spectrum)
+    require_binary_channel(channel)
     s, t = np.asarray(spectrum.s, dtype=float), np.asarray(spectrum.t, dtype=float)
     p = spectrum.p
     rtol = p * np.finfo(float).eps if rank_rtol is None else checks.real("rank_rtol", rank_rtol, low=0.0,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from gaussequiv import checks
 from replica._symbolic import OMEGA_STAR as _W
 from replica._symbolic import V_STAR as _VP
 from replica._symbolic import Y, Z
@@ -56,10 +57,8 @@ def equations(loss: Loss, channel: Channel) -> Equations:
     >>> "\\hat{V}" in eq.latex()
     True
     """
-    if not isinstance(loss, Loss):
-        raise TypeError(f"loss must be a replica.Loss, got {type(loss).__name__}")
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel, got {type(channel).__name__}")
+    checks.instance("loss", loss, Loss, "Loss.logistic()")
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     V, q, m, rho, lam, alpha, gamma = sp.symbols(r"V q m rho lambda alpha gamma", positive=True)
     Vh, qh, mh = sp.symbols(r"\hat{V} \hat{q} \hat{m}", real=True)
     omega, xi = sp.symbols("omega xi", real=True)
