@@ -49,7 +49,7 @@ from scipy import special
 
 from gaussequiv import checks
 from replica.channel import Channel
-from replica.quadrature import PANEL_ORDER
+from replica.quadrature import PANEL_ORDER, _panels
 from replica.result import ConvergenceError
 from spectra import Spectrum
 
@@ -133,16 +133,18 @@ def _label_law(channel: Channel, rho: float):
 def _nu_rule(rho: float, width: float, scale: float, order: int) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss-Legendre rule for ``E f(nu)``, ``nu ~ N(0, rho)``, ``f`` smooth on each side of 0, varying
     on scale ``width`` near 0 and ``scale`` elsewhere: panels graded geometrically from ``width/4`` at the origin,
-    uniform (``<= scale/2``, at most ``MAX_PANELS``) out to 12 standard deviations; weights include the density."""
+    uniform (``<= scale/2``, at most ``MAX_PANELS``) out to 12 standard deviations; weights include the density.
+
+    Why not :func:`replica.quadrature.gaussian_rule`: that rule refuses more than ``MAX_UNIFORM_PANELS`` uniform
+    panels (the solver treats it as a point outside its domain), while a steep likelihood here must still give a
+    threshold: this rule caps the uniform panels at ``MAX_PANELS`` and resolves the steep part at ``nu = 0`` by
+    grading alone, which the self-check at twice the order then confirms or refuses."""
     span = 12.0 * np.sqrt(rho)
     start = min(width, scale, span) / 4.0
     geo = start * 2.0 ** np.arange(0, int(np.ceil(np.log2(span / start))) + 1)
     step = max(min(scale / 2.0, span / 24.0), span / MAX_PANELS)
     edges = np.unique(np.concatenate([[0.0, span], geo[geo < span], np.arange(step, span, step)]))
-    x0, w0 = np.polynomial.legendre.leggauss(order)
-    a, b = edges[:-1, None], edges[1:, None]
-    x = (0.5 * (b - a) * x0 + 0.5 * (a + b)).ravel()
-    w = (0.5 * (b - a) * w0).ravel()
+    x, w = _panels(edges, order)
     x = np.concatenate([-x[::-1], x])
     w = np.concatenate([w[::-1], w]) * np.exp(-0.5 * x * x / rho) / np.sqrt(2.0 * np.pi * rho)
     return x, w
