@@ -127,7 +127,7 @@ class SaddlePointMap:
 
 
 def solve(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lam: float, *,
-          tol: float = 1e-10, max_iter: int = 5000, damping: float = 0.0, init=None,
+          tol: float = 1e-10, max_iter: int = 20000, damping: float = 0.0, init=None,
           strict: bool = True, acceleration: bool = True) -> Solution:
     r"""Solve the replica saddle-point equations of ERM on a Gaussian covariate model.
 
@@ -159,7 +159,9 @@ def solve(spectrum: Spectrum, loss: Loss, channel: Channel, alpha: float, lam: f
         Target of the relative residual and of the certified relative distance of ``(V, q, m)`` to the fixed
         point.
     max_iter : int
-        Budget of evaluations of the saddle-point map over the whole route.
+        Budget of evaluations of the saddle-point map over the whole route (every start, Newton step, bridge and
+        continuation counted). Most points need tens to a few thousand; the default leaves room for the slowest
+        routes measured by ``benchmarks/convergence_bench.py`` (hinge at ``alpha = 50``, ``lam <= 1e-6``: ~7000).
     damping : float
         Initial weight ``d`` of the **old** iterate: ``x <- (1 - d) F(x) + d x`` for ``x in {V, q, m}``.
         It rises automatically when the iteration stalls, oscillates or leaves the valid domain.
