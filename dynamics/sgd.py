@@ -123,8 +123,9 @@ def simulate_sgd(
         ``default_times(t_max, N=N)`` (already on the step grid) to the ODE and here, and the outputs align.
     batch_size : int
         Samples generated per call to ``generator`` (the SGD itself is sequential).
-    progress : bool, optional
-        Show a tqdm progress bar (default: only for long runs on a terminal).
+    progress : bool or None
+        Show a tqdm bar over simulated time. None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------
@@ -224,7 +225,7 @@ def _run(generator, teacher, student, B, A, eta, times, n_test, batch_size, omeg
         rec_err.append(mc_err)
         return True
 
-    bar = _progress(progress, n_steps / N, n_steps * N * student.K * 4.0, desc="online SGD")
+    bar = _progress(progress, n_steps / N, desc="online SGD")
     status, message = "completed", f"reached t = {n_steps / N:.6g} ({n_steps} steps)"
     start = _time.perf_counter()
     step, out = 0, 0

@@ -30,6 +30,7 @@ from scipy import optimize, stats
 from tqdm.auto import tqdm
 
 from gaussequiv import checks, seeding
+from gaussequiv.progress import show as show_progress
 from gaussequiv.seeding import SeedLike
 
 __all__ = ["SeparabilityResult", "is_separable", "simulate_separability"]
@@ -197,8 +198,9 @@ def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 4
     rank_rtol : float, optional
         Eigenvalues ``s_i <= rank_rtol * max(s)`` are treated as zero (default ``p * eps``, as
         :func:`replica.separability_threshold`).
-    progress : bool, optional
-        Progress bar over draws.
+    progress : bool or None
+        tqdm bar over draws. None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------
@@ -244,8 +246,8 @@ def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 4
     n_crit = np.zeros(draws, dtype=int)
     censored = np.zeros(draws, dtype=bool)
     solves = 0
-    for i in tqdm(range(draws), desc="separability", disable=progress is False, delay=0 if progress else 3.0,
-                  leave=False):
+    for i in tqdm(range(draws), desc="separability", disable=not show_progress(progress),
+                  delay=0 if progress else 3.0, leave=False):
         s_data, s_labels = children[i].spawn(2)
         rng = np.random.default_rng(s_data)
         v = rng.standard_normal((n_max, rank)) * sd

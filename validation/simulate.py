@@ -410,7 +410,8 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
     batch_size : int
         Samples per generator call.
     progress : bool or None
-        tqdm bar over (alpha, seed); None shows it only for runs longer than a few seconds.
+        tqdm bar over (alpha, seed). None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------

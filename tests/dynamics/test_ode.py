@@ -1,5 +1,8 @@
 """The spectral ODE integrator: Saad-Solla reduction, binning, step-size convergence, breakdown."""
 
+import io
+import sys
+
 import numpy as np
 import pytest
 
@@ -212,6 +215,35 @@ def test_progress_bar_runs(capsys):
         b = integrate(setup, 2.0, times=[0.0, 2.0], method=method, progress=False)
         np.testing.assert_array_equal(a.eps_g, b.eps_g)
     assert "integrate" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    """A standard error that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_follows_the_one_progress_rule(monkeypatch):
+    """Reference: gaussequiv.progress.show. progress=None: no bar when standard error is redirected, however long
+    the run; a bar on a terminal, however short (it draws only after 3 s, so a quick run prints nothing);
+    True and False decide. The old rule (a work estimate > 5e7 and a TTY) hid short runs' bars on a terminal."""
+    from dynamics.ode import _progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert _progress(None, 1e9) is None
+    assert _progress(False, 1.0) is None
+    bar = _progress(True, 1.0)
+    assert bar is not None
+    bar.close()
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = _progress(None, 1.0)
+    assert bar is not None
+    bar.update(1.0)
+    bar.close()
+    assert term.getvalue() == ""  # the 3 s delay: nothing drawn for a quick run
+    assert _progress(False, 1.0) is None
 
 
 def test_divergence_ends_with_failed_status():

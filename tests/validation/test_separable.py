@@ -147,3 +147,26 @@ def test_crossing_matches_the_theory_at_larger_p(case, seed):
           f"tolerance {tol:.4f}, censored {int(res.censored.sum())}, LPs {res.lp_solves}")
     assert ok, (theory, (lo, hi), tol)
     assert hi + tol < 1.15 * theory and lo - tol > 0.85 * theory, (theory, (lo, hi), tol)
+
+
+def test_progress_none_draws_no_bar_off_a_terminal(monkeypatch):
+    """Reference: gaussequiv.progress.show. With progress=None and standard error redirected (not a TTY) the bar is
+    disabled, whatever the run's length (the old rule, ``disable=progress is False``, drew it after 3 s);
+    progress=True enables it."""
+    import io
+    import sys
+
+    import validation.separable as sep
+
+    seen = []
+
+    def recorder(iterable, **kwargs):
+        seen.append(kwargs["disable"])
+        return iterable
+
+    monkeypatch.setattr(sep, "tqdm", recorder)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    spec = Spectrum.from_arrays(np.ones(5), np.zeros(5), rho=1.0, gamma=1.0)
+    for progress in (None, True):
+        simulate_separability(spec, Channel.sign(), alpha_max=3.0, draws=1, seed=0, progress=progress)
+    assert seen == [True, False]
