@@ -16,7 +16,8 @@ on centred features ``v`` (rows of an ``(n, p)`` array). The ``1/sqrt(p)`` is ap
   ``|w - w*| <= |grad F(w)|/lam``: the fit is declared converged only when this certified bound is below
   ``tol * max(1, |w|)``;
 * hinge loss: its dual, a box-constrained concave quadratic, solved by L-BFGS-B (:func:`fit_hinge`);
-  converged when the relative duality gap is below ``tol``.
+  converged when the relative duality gap ``(P - D)/max(1, |P|)`` is below ``tol`` (so for the hinge ``tol``
+  bounds a duality gap, not a weight error).
 
 A fit that does not meet its criterion comes back with ``converged=False`` (never silently).
 :func:`fit_path` fits one training set at many ``lam`` (a lambda path).
@@ -297,6 +298,22 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
     :math:`w = X^\top(a\circ y)/\lambda`; it is solved by L-BFGS-B. Converged when the relative duality gap
     ``(P(w) - D(a))/max(1, |P(w)|)`` is below ``tol``, a certificate that does not rely on the optimiser.
 
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+        Design matrix (already scaled, see :func:`design`).
+    y : ndarray, shape (n,)
+        Labels ``-1`` and ``+1``.
+    lam : float
+        Penalty ``> 0``.
+    a0 : ndarray, shape (n,), optional
+        Dual warm start (clipped to ``[0, 1]``).
+    tol : float
+        Target of the relative duality gap (default 1e-8). Because ``P`` is ``lam``-strongly convex, the gap
+        also bounds the weights: ``|w - w*|^2 <= 2 (P - D)/lam``.
+    max_iter : int
+        L-BFGS-B iterations.
+
     Examples
     --------
     >>> import numpy as np
@@ -348,6 +365,13 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
 def fit(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6) -> Fit:
     """Fit by the route the loss needs: ridge (Cholesky), hinge dual, or L-BFGS for smooth losses.
 
+    ``tol`` reaches every route and bounds its certificate
+    (:attr:`Fit.certificate`): the certified relative weight error ``|grad F(w)|/(lam max(1, |w|))`` for the
+    square and smooth losses (:func:`fit_ridge`, :func:`fit_smooth`), the relative duality gap
+    ``(P - D)/max(1, |P|)`` for the hinge (:func:`fit_hinge`). ``w0`` warm-starts the smooth losses; the
+    hinge's dual starts from ``a = 1/2`` (a dual start read off the primal ``w0``'s margins was measured to
+    leave L-BFGS-B further from the optimum at small ``lam``, so it is not used).
+
     Examples
     --------
     >>> import numpy as np
@@ -359,7 +383,7 @@ def fit(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6) -> Fit:
         return fit_ridge(X, y, lam, tol=tol)
     route = _NONSMOOTH.get(getattr(loss, "name", None))
     if route is not None:
-        return route(X, y, lam)
+        return route(X, y, lam, tol=tol)
     return fit_smooth(loss, X, y, lam, w0=w0, tol=tol)
 
 

@@ -406,7 +406,8 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
         Root seed; repetition ``s`` uses child ``s`` of ``SeedSequence(seed).spawn(seeds)``, which spawns
         the teacher, the test set and one training set per alpha.
     tol : float
-        Convergence target of iterative fits (:func:`validation.fit.fit`).
+        Convergence target of the fits' certificates (:func:`validation.fit.fit`): the certified relative
+        weight error for the square and smooth losses, the relative duality gap for the hinge.
     batch_size : int
         Samples per generator call.
     progress : bool or None

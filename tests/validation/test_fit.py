@@ -178,6 +178,27 @@ def test_hinge_equals_sklearn_linearsvc():
     assert np.linalg.norm(ours.w - ref) <= dist * (1 + 1e-9)
 
 
+def test_fit_judges_the_hinge_by_the_tol_it_is_given(monkeypatch):
+    """Reference: the documented criterion of every route, converged == (certificate <= tol) with the caller's
+    tol; for the hinge the certificate is the relative duality gap. fit() used to call the hinge route without
+    tol, which then judged by its own default 1e-8 while simulate()'s warning quoted the tol it was given."""
+    import validation.fit as vf
+
+    _, X, y = _data(60, 10, seed=3)
+    for tol in (1e-30, 1e-2):  # a tol no fit meets, and one every finite gap below 1% meets
+        f = fit(Loss.hinge(), X, y, 1e-3, tol=tol)
+        assert f.method == "hinge-dual" and f.converged == (f.certificate <= tol)
+    seen = {}
+
+    def route(X, y, lam, **kwargs):
+        seen.update(kwargs)
+        return fit_hinge(X, y, lam, **kwargs)
+
+    monkeypatch.setitem(vf._NONSMOOTH, "hinge", route)
+    fit(Loss.hinge(), X, y, 0.5, tol=3e-5)
+    assert seen == {"tol": 3e-5}
+
+
 def test_nonconvergence_is_flagged():
     """Reference: a deliberately impossible tolerance; the fit must come back converged=False, never a silent
     number."""
