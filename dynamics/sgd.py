@@ -19,6 +19,7 @@ from dynamics.trajectory import (
     SLOPE_WINDOW,
     Plateau,
     Trajectory,
+    _escape_log_time,
     find_plateau,
 )
 from gaussequiv import checks, seeding
@@ -366,8 +367,9 @@ class SGDAverage:
 
         The plateau (``t_start``, ``t_end``, ``t_flat``, ``height``) is that of ``eps_g_mean``;
         ``height_se = eps_g_se`` at ``t_flat``. The escape time is the mean over runs of each run's escape
-        time, every run measured against the same level ``(1 - escape_fraction) * height`` (first crossing
-        after ``t_flat``, interpolated in ``ln t``), with ``escape_time_se`` its standard error over runs. If a
+        time, every run measured against the same level ``(1 - escape_fraction) * height`` (its first time
+        ``>= t_flat`` at or below the level, interpolated in ``ln t``: ``t_flat`` itself for a run already below
+        the level there), with ``escape_time_se`` its standard error over runs. If a
         run never reaches the level, the status is ``"no escape"`` and the escape time NaN (an average over
         the runs that escaped would be biased).
         """
@@ -378,15 +380,7 @@ class SGDAverage:
         k = int(np.flatnonzero(self.t == p.t_flat)[0])
         level = (1.0 - escape_fraction) * p.height
         x = np.log(np.where(self.t > 0, self.t, np.nan))
-        escapes = []
-        for eps in self.eps_g_runs:
-            below = np.flatnonzero(eps[k:] <= level)
-            if below.size == 0:
-                escapes.append(np.nan)
-                continue
-            e = k + int(below[0])
-            escapes.append(float(np.exp(x[e - 1] + (level - eps[e - 1]) * (x[e] - x[e - 1]) / (eps[e] - eps[e - 1]))))
-        escapes = np.array(escapes)
+        escapes = np.exp([_escape_log_time(x, eps, k, level) for eps in self.eps_g_runs])
         common = {**p.__dict__, "runs": self.seeds, "height_se": float(self.eps_g_se[k])}
         if np.any(np.isnan(escapes)):
             n_esc = int(np.sum(~np.isnan(escapes)))

@@ -115,6 +115,22 @@ def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float
     return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
 
 
+def _escape_log_time(x: np.ndarray, eps: np.ndarray, k: int, level: float) -> float:
+    """``x`` (``ln t``) of the first time ``>= x[k]`` at which ``eps`` (linear in ``x`` between output times) is
+    ``<= level``: ``x[k]`` itself if ``eps[k] <= level`` already, NaN if ``eps`` stays above ``level``.
+
+    The crossing is interpolated inside the first interval ``(x[e-1], x[e]]`` with ``e > k`` that ends at or
+    below the level, where ``eps[e-1] > level >= eps[e]``: it lies in that interval and never divides by zero.
+    """
+    if eps[k] <= level:
+        return float(x[k])
+    below = np.flatnonzero(eps[k + 1:] <= level)
+    if below.size == 0:
+        return float("nan")
+    e = k + 1 + int(below[0])
+    return float(_crossing(x[e - 1], x[e], eps[e - 1], eps[e], level))
+
+
 def _local_slope(x: np.ndarray, y: np.ndarray, half: float) -> np.ndarray:
     """Least-squares slope of ``y`` on ``x`` over ``|x_i - x_j| <= half`` (at least the neighbours), for every j."""
     n = x.size
@@ -202,12 +218,11 @@ def find_plateau(t, eps_g, *, threshold: float = PLATEAU_THRESHOLD, min_span: fl
             plateau = dict(t_start=float(lo), t_end=float(hi), length=float(hi - lo), t_flat=float(t[k]),
                            height=height)
             level = (1.0 - escape_fraction) * height
-            below = np.flatnonzero(eps[k:] <= level)
-            if below.size == 0:
+            x_escape = _escape_log_time(x, eps, k, level)
+            if np.isnan(x_escape):
                 return Plateau("no escape", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; "
                                f"eps_g stays above {level:.6g} up to t = {t[-1]:.6g}", **params, **plateau)
-            e = k + int(below[0])
-            escape = float(np.exp(_crossing(x[e - 1], x[e], eps[e - 1], eps[e], level)))
+            escape = float(np.exp(x_escape))
             return Plateau("escaped", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; escape "
                            f"(eps_g <= {level:.6g}) at t = {escape:.6g}", **params, **plateau, escape_time=escape)
         j = b + 1

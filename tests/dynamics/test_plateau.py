@@ -186,6 +186,34 @@ def test_sgd_average_plateau_uses_every_run():
     assert q.status == "no escape" and np.isnan(q.escape_time) and "2 of 3 runs" in q.message
 
 
+def test_sgd_average_escape_of_a_run_already_below_the_level():
+    """Reference: the definition in SGDAverage.plateau, each run's first time >= t_flat at or below the common level.
+    A run that is already below the level at t_flat (here flat at 0.004 < level) escapes at t_flat: never before it
+    (the old interpolation reached back to the output time before t_flat) and without dividing by zero (its two
+    values there are equal)."""
+    t = np.concatenate([[0.0], np.logspace(-2, 3, 200)])
+    runs = np.array([0.02 * np.exp(-((t / 250.0) ** 4)) + 0.4 * np.exp(-2 * t),
+                     0.02 * np.exp(-((t / 300.0) ** 4)) + 0.4 * np.exp(-2 * t),
+                     np.where(t < 1.0, 0.004 + 0.4 * np.exp(-2 * t), 0.004)])
+    avg = SGDAverage(t=t, eps_g_mean=runs.mean(0), eps_g_se=runs.std(0, ddof=1) / np.sqrt(3), eps_g_runs=runs,
+                     eps_g_mc_mean=runs.mean(0), eps_g_mc_se=np.zeros(t.size), eps_g_mc_runs=runs,
+                     runs=(None, None, None), status="completed", message="")
+    with np.errstate(all="raise"):
+        p = avg.plateau()
+    assert p.status == "escaped", p.message
+    k = int(np.flatnonzero(t == p.t_flat)[0])
+    level = 0.5 * p.height
+    assert runs[2, k - 1] == runs[2, k] <= level < runs[0, k]
+    by_hand = []
+    for eps in runs[:2]:
+        e = k + int(np.flatnonzero(eps[k:] <= level)[0])
+        x0, x1 = np.log(t[e - 1]), np.log(t[e])
+        by_hand.append(np.exp(x0 + (level - eps[e - 1]) * (x1 - x0) / (eps[e] - eps[e - 1])))
+    by_hand.append(p.t_flat)
+    assert min(by_hand) >= p.t_flat
+    assert p.escape_time == pytest.approx(np.mean(by_hand), rel=1e-12)
+
+
 @pytest.mark.slow
 def test_sgd_plateau_and_escape_match_the_ode():
     """Reference: online SGD, 8 runs, isotropic inputs N = 500, K = M = 2, erf(z/sqrt 2), fixed second layers,
