@@ -68,7 +68,9 @@ def default_times(t_max: float, n: int = N_TIMES, *, N: int | None = None) -> np
         Number of log-spaced times.
     N : int, optional
         Round to whole SGD steps (``t = steps / N``) and drop duplicates: the grid :func:`simulate_sgd` would
-        record for these times, so that ODE and SGD outputs align index by index.
+        record for these times, so that ODE and SGD outputs align index by index. ``t_max`` must then be a
+        whole number of steps (``t_max * N`` an integer up to a relative 1e-9), so that both runs end at
+        ``t_max``; otherwise ValueError, naming the nearest valid values.
 
     Examples
     --------
@@ -78,17 +80,27 @@ def default_times(t_max: float, n: int = N_TIMES, *, N: int | None = None) -> np
     [0.0, 0.01, 1.0, 100.0]
     >>> default_times(1.0, n=4, N=10).tolist()     # 0.01 and 0.0464 round to step 0
     [0.0, 0.2, 1.0]
+    >>> default_times(1.06, N=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: t_max must be a whole number of SGD steps when N is given: t_max * N = 10.6 steps; use t_max = 1 or 1.1
     """
     t_max = checks.real("t_max", t_max, low=0.0, low_open=True)
     n = checks.integer("n", n)
+    if N is not None:
+        N = checks.integer("N", N)
+        last = float(np.rint(t_max * N))
+        if last < 1 or abs(t_max * N - last) > 1e-9 * last:
+            lo, hi = np.floor(t_max * N), np.ceil(t_max * N)
+            valid = " or ".join(f"{k / N:.12g}" for k in (lo, hi) if k > 0)
+            raise ValueError(f"t_max must be a whole number of SGD steps when N is given: t_max * N = "
+                             f"{t_max * N:.12g} steps; use t_max = {valid}")
     t0 = min(1e-2, t_max / 100.0)
     times = np.concatenate([[0.0], np.logspace(np.log10(t0), np.log10(t_max), n)])
     times[-1] = t_max  # exactly, not 10**log10(t_max) (which can exceed t_max by an ulp)
     if N is not None:
-        N = checks.integer("N", N)
-        steps = np.unique(np.rint(times * N))
-        times = steps / N
-        times = times[times <= t_max]
+        times = np.unique(np.rint(times * N)) / N
+        times[-1] = t_max  # the same step (checked above), and exactly t_max: never past it by an ulp
     return times
 
 

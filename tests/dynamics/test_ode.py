@@ -161,6 +161,21 @@ def test_default_times_and_outputs():
     assert np.all(np.diff(grid) > 0) and grid[-1] == 50.0
 
 
+def test_default_times_on_the_step_grid_end_at_t_max():
+    """Reference: the step grid t = steps/N. With N given the grid ends at t_max exactly when t_max is a whole number
+    of steps (also when t_max * N is one only up to rounding, 0.3 * 10 = 3.0000000000000004); otherwise it is
+    refused, naming the valid neighbours (it used to drop t_max silently when rounding went up, so the ODE and SGD
+    runs stopped early)."""
+    for t_max, N in ((0.3, 10), (1 / 3, 3), (1.1, 10), (50.0, 40), (5.0, 1000)):
+        grid = default_times(t_max, N=N)
+        assert grid[-1] == t_max and grid[0] == 0.0 and np.all(np.diff(grid) > 0)
+        np.testing.assert_allclose(grid * N, np.rint(grid * N), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"whole number of SGD steps.*10\.6 steps.*t_max = 1 or 1\.1"):
+        default_times(1.06, N=10)
+    with pytest.raises(ValueError, match=r"t_max = 0\.1$"):
+        default_times(0.04, N=10)
+
+
 def test_fixed_second_layer_keeps_v():
     """With the second layer fixed, v stays at its initial value."""
     setup = identity_setup(2, 2, N=20, eta=0.3, seed=2, train_second_layer=False)
