@@ -370,7 +370,7 @@ class SGDAverage:
         time, every run measured against the same level ``(1 - escape_fraction) * height`` (its first time
         ``>= t_flat`` at or below the level, interpolated in ``ln t``: ``t_flat`` itself for a run already below
         the level there), with ``escape_time_se`` its standard error over runs. If a
-        run never reaches the level, the status is ``"no escape"`` and the escape time NaN (an average over
+        run never reaches the level, the status is ``"no_escape"`` and the escape time NaN (an average over
         the runs that escaped would be biased).
         """
         p = find_plateau(self.t, self.eps_g_mean, threshold=threshold, min_span=min_span,
@@ -384,7 +384,7 @@ class SGDAverage:
         common = {**p.__dict__, "runs": self.seeds, "height_se": float(self.eps_g_se[k])}
         if np.any(np.isnan(escapes)):
             n_esc = int(np.sum(~np.isnan(escapes)))
-            return Plateau(**{**common, "status": "no escape", "escape_time": np.nan,
+            return Plateau(**{**common, "status": "no_escape", "escape_time": np.nan,
                               "message": f"{p.message.split('; escape')[0]}; {n_esc} of {self.seeds} runs fell "
                                          f"below eps_g = {level:.6g} by t = {self.t[-1]:.6g}"})
         se = float(escapes.std(ddof=1) / np.sqrt(escapes.size))

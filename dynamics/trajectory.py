@@ -53,8 +53,8 @@ class Plateau:
     Attributes
     ----------
     status : str
-        ``"escaped"`` (plateau and escape found), ``"no escape"`` (the curve is still above
-        ``(1 - f) height`` at its end) or ``"no plateau"``. Undefined numbers are NaN, never a guess.
+        ``"escaped"`` (plateau and escape found), ``"no_escape"`` (the curve is still above
+        ``(1 - f) height`` at its end) or ``"no_plateau"``. Undefined numbers are NaN, never a guess.
     message : str
         What was found, or why not.
     threshold, min_span, escape_fraction, window : float
@@ -89,7 +89,7 @@ class Plateau:
     @property
     def found(self) -> bool:
         """Whether a plateau was found."""
-        return self.status in ("escaped", "no escape")
+        return self.status in ("escaped", "no_escape")
 
     @property
     def escaped(self) -> bool:
@@ -193,13 +193,13 @@ def find_plateau(t, eps_g, *, threshold: float = PLATEAU_THRESHOLD, min_span: fl
     pos = t > 0
     t, eps = t[pos], eps[pos]
     if t.size < 3:
-        return Plateau("no plateau", "fewer than 3 output times t > 0", **params)
+        return Plateau("no_plateau", "fewer than 3 output times t > 0", **params)
     x = np.log(t)
     # eps_g = 0 (perfect learning; or -1e-17 from round-off) enters ln as the smallest positive float: steep.
     sigma = np.abs(_local_slope(x, np.log(np.maximum(eps, np.finfo(float).tiny)), 0.5 * np.log(window)))
     steep = np.flatnonzero(sigma >= threshold)
     if steep.size == 0:
-        return Plateau("no plateau", f"no initial descent: |d ln eps_g / d ln t| < {threshold:g} everywhere",
+        return Plateau("no_plateau", f"no initial descent: |d ln eps_g / d ln t| < {threshold:g} everywhere",
                        **params)
     flat = sigma < threshold
     j = int(steep[0])
@@ -220,13 +220,13 @@ def find_plateau(t, eps_g, *, threshold: float = PLATEAU_THRESHOLD, min_span: fl
             level = (1.0 - escape_fraction) * height
             x_escape = _escape_log_time(x, eps, k, level)
             if np.isnan(x_escape):
-                return Plateau("no escape", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; "
+                return Plateau("no_escape", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; "
                                f"eps_g stays above {level:.6g} up to t = {t[-1]:.6g}", **params, **plateau)
             escape = float(np.exp(x_escape))
             return Plateau("escaped", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; escape "
                            f"(eps_g <= {level:.6g}) at t = {escape:.6g}", **params, **plateau, escape_time=escape)
         j = b + 1
-    return Plateau("no plateau", f"no interval after the initial descent where |d ln eps_g / d ln t| < "
+    return Plateau("no_plateau", f"no interval after the initial descent where |d ln eps_g / d ln t| < "
                    f"{threshold:g} over a factor {min_span:g} in time", **params)
 
 
