@@ -308,11 +308,6 @@ class Trajectory:
                 object.__setattr__(self, name, arr)
 
     @property
-    def success(self) -> bool:
-        """Same as :attr:`converged`."""
-        return self.converged
-
-    @property
     def K(self) -> int:
         """Student hidden units."""
         return self.Q.shape[-1]
