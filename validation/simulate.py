@@ -489,12 +489,10 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
     if lam_path and np.ndim(alphas) > 0 and np.size(alphas) != 1:
         raise ValueError("give either a sequence of alphas with a scalar lam (an alpha sweep) or a sequence of lam "
                          "with a scalar alpha (a lambda path), not both")
-    lams = np.atleast_1d(np.asarray(lam, dtype=float))
-    if lams.ndim != 1 or lams.size == 0:
-        raise ValueError("lam must be a float or a non-empty 1-d sequence")
-    if not np.all(np.isfinite(lams)) or np.any(lams < 0) or (np.any(lams == 0) and not getattr(loss, "is_square",
-                                                                                                 False)):
-        raise ValueError(f"lam must be finite and > 0 (lam = 0 only for the square loss), got {lams.tolist()}")
+    lams = checks.grid("lam", lam, low=0.0)
+    if np.any(lams == 0) and not getattr(loss, "is_square", False):
+        raise ValueError(f"lam must be > 0 for the {getattr(loss, 'name', '?')} loss (lam = 0, the minimum-norm "
+                         f"interpolator, only for the square loss), got {lams.tolist()}")
     alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     if lam_path:
         alphas = np.full(lams.size, alphas[0])

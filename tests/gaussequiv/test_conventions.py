@@ -47,6 +47,15 @@ def test_real_accepts_numpy_scalars_and_refuses_bools():
         checks.real("lam", -1e-3, low=0.0)
 
 
+def test_flag_accepts_only_bools():
+    """Reference: the documented rule (True/False and numpy bools; 0/1, strings and None are refused)."""
+    assert checks.flag("train_second_layer", True) is True
+    assert checks.flag("train_second_layer", np.asarray(False)) is False
+    for bad in (0, 1, 1.0, "no", None):
+        with pytest.raises(TypeError, match="train_second_layer must be a bool"):
+            checks.flag("train_second_layer", bad)
+
+
 def test_integer_and_grid():
     assert checks.integer("n", np.int64(3)) == 3
     with pytest.raises(ValueError, match="n must be >= 1"):

@@ -216,5 +216,11 @@ def test_bad_fit_inputs():
         ridge_path(X, np.ones(4), [1.0])
     with pytest.raises(ValueError, match="labels"):
         fit_hinge(X, np.array([0.5, 1, -1]), 1.0)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="X must be finite"):
         ridge_path(np.full((3, 2), np.nan), np.ones(3), [1.0])
+    with pytest.raises(ValueError, match="lam must be > 0"):
+        fit_hinge(X, np.ones(3), 0.0)
+    with pytest.raises(ValueError, match="lams must all be >= 0"):
+        ridge_path(X, np.ones(3), [1.0, -1.0])
+    with pytest.raises(TypeError, match="lam must be a real number"):
+        fit_ridge(X, np.ones(3), "1")
