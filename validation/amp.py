@@ -30,7 +30,7 @@ from gaussequiv import checks, seeding
 from gaussequiv.seeding import SeedLike
 from replica import Channel
 from replica.bayes import output_channel
-from validation.simulate import sample_labels
+from validation.simulate import _PerSeed, sample_labels
 
 __all__ = ["GampResult", "AmpSimulation", "gamp", "simulate_amp"]
 
@@ -158,8 +158,11 @@ def gamp(design, y, prior_variance, channel: Channel, *, p: int | None = None, n
 
 
 @dataclass(frozen=True, eq=False)
-class AmpSimulation:
+class AmpSimulation(_PerSeed):
     """Per-seed measurements of GAMP on the Gaussian covariate model (arrays of shape ``(points, seeds)``).
+
+    :meth:`mean`, :meth:`se` and :attr:`status` are those of :class:`validation.SimulationResult`: a point where
+    any seed's run did not converge has NaN mean and standard error and status ``"not_converged"``.
 
     Attributes
     ----------
@@ -199,23 +202,6 @@ class AmpSimulation:
     m: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
-
-    @property
-    def status(self) -> np.ndarray:
-        """``"converged"`` or ``"not_converged"`` per alpha (all seeds must converge)."""
-        return np.where(self.converged.all(axis=1), "converged", "not_converged")
-
-    def mean(self, quantity: str) -> np.ndarray:
-        """Mean over seeds per alpha (NaN where a run did not converge)."""
-        vals = self._values(quantity)
-        return np.where(self.converged.all(axis=1), vals.mean(axis=1), np.nan)
-
-    def se(self, quantity: str) -> np.ndarray:
-        """Standard error of the mean over seeds (``std(ddof=1)/sqrt(seeds)``; NaN with one seed)."""
-        vals = self._values(quantity)
-        if self.seeds < 2:
-            return np.full(len(self.alphas), np.nan)
-        return np.where(self.converged.all(axis=1), vals.std(axis=1, ddof=1) / np.sqrt(self.seeds), np.nan)
 
     def _values(self, quantity: str) -> np.ndarray:
         if quantity not in _QUANTITIES:
