@@ -23,7 +23,7 @@ confidence interval from the order statistics (:meth:`SeparabilityResult.median_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
@@ -114,6 +114,10 @@ class SeparabilityResult:
     channel : str
     lp_solves : int
         Linear programs solved.
+
+    A linear program that HiGHS does not solve raises ``RuntimeError`` (no result is returned), so every
+    bisection closes; :attr:`status` says whether every critical size is exact (``"converged"``) or some draws
+    are censored at ``n_max`` (``"censored"``: raise ``alpha_max``).
     """
 
     n_critical: np.ndarray
@@ -125,6 +129,19 @@ class SeparabilityResult:
     rho_lin: float
     channel: str
     lp_solves: int
+
+    @property
+    def status(self) -> str:
+        """``"converged"``: every draw's critical size is exact (its bisection closed below ``n_max``);
+        ``"censored"``: some draws were still separable at ``n_max``, so their critical size is only a lower
+        bound (:meth:`fraction` stays exact up to ``alpha = n_max/p``; :meth:`median` is inf when more than
+        half of the draws are censored)."""
+        return "censored" if bool(np.any(self.censored)) else "converged"
+
+    @property
+    def converged(self) -> bool:
+        """True iff :attr:`status` is ``"converged"`` (no censored draw)."""
+        return self.status == "converged"
 
     @property
     def draws(self) -> int:
@@ -174,8 +191,30 @@ class SeparabilityResult:
         return np.where(self.censored, np.inf, self.critical_alpha)
 
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """A flat table, one row per draw: equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).
+
+        Columns: ``draw``, ``n_critical``, ``critical_alpha``, ``censored``, and ``p``, ``rank``, ``n_max``,
+        ``rho``, ``rho_lin``, ``channel``, ``lp_solves``, ``status``, ``converged`` (of the result) repeated
+        on every row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from spectra import Spectrum
+        >>> from replica import Channel
+        >>> spec = Spectrum.from_arrays(np.ones(10), np.zeros(10), rho=1.0, gamma=1.0)
+        >>> table = simulate_separability(spec, Channel.sign(), alpha_max=4.0, draws=3, seed=0).to_dict()
+        >>> {len(v) for v in table.values()}, table["draw"].tolist()
+        ({3}, [0, 1, 2])
+        """
+        r = self.draws
+        out = {"draw": np.arange(r), "n_critical": np.asarray(self.n_critical, dtype=int),
+               "critical_alpha": np.asarray(self.critical_alpha, dtype=float),
+               "censored": np.asarray(self.censored, dtype=bool)}
+        out.update({name: np.full(r, getattr(self, name)) for name in ("p", "rank", "n_max", "rho", "rho_lin",
+                                                                          "channel", "lp_solves", "status",
+                                                                          "converged")})
+        return out
 
 
 def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 40, seed: SeedLike,

@@ -194,6 +194,28 @@ def test_per_seed_csv_is_the_to_dict_table(small, tmp_path):
     assert [int(r["seed"]) for r in rows] == table["seed"].tolist()
 
 
+def test_demo_result_tables_are_flat(small, tmp_path):
+    """gaussequiv.demo.DemoResult (built here from this module's comparison, without running the demo): to_dict
+    is one flat row per (problem, data, quantity, point) and tables()["curves"] one per (problem, point);
+    reference: the comparisons' and curves' own tables, stacked in order."""
+    from gaussequiv.demo import DemoResult
+
+    sim, curve = small[4], small[5]
+    cmp = compare(curve, sim)
+    demo = DemoResult(curves={"ridge": curve, "other": curve}, comparisons={"ridge": cmp, "other": cmp},
+                      controls={"ridge": cmp, "other": cmp}, out=tmp_path)
+    table = demo.to_dict()
+    rows = len(cmp.quantities) * len(ALPHAS)
+    assert_flat_table(table, rows=4 * rows)
+    assert table["problem"].tolist() == ["ridge"] * 2 * rows + ["other"] * 2 * rows
+    assert table["data"].tolist()[:2 * rows] == ["generator"] * rows + ["gaussian control"] * rows
+    np.testing.assert_array_equal(table["z"][:rows], cmp.to_dict()["z"])
+    assert set(table["status"]) == {demo.status} and set(table["out"]) == {str(tmp_path)}
+    curves = demo.tables()["curves"]
+    assert_flat_table(curves, rows=2 * len(curve))
+    np.testing.assert_array_equal(curves["q"], np.tile(curve.q, 2))
+
+
 def test_to_dict_in_pandas(small):
     """Reference: pandas itself (optional, not a dependency): DataFrame(result.to_dict()) has one row per
     (point, seed) / (quantity, point)."""
