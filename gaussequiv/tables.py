@@ -177,8 +177,8 @@ def concat(tables: Sequence[Mapping], labels: Sequence[Mapping] | None = None) -
 
     Each table maps column names to 1-d sequences of one length or to scalars (repeated on every row, as
     ``pandas.DataFrame`` broadcasts them); ``labels[i]`` (scalars) become the first columns of table ``i``'s
-    rows, e.g. ``{"problem": "ridge"}``. Every table must have the same columns, and every label mapping the
-    same keys.
+    rows, e.g. ``{"problem": "ridge"}``. Every table must have the same columns, every label mapping the
+    same keys, and no label may be named like a column.
 
     Examples
     --------
@@ -197,6 +197,9 @@ def concat(tables: Sequence[Mapping], labels: Sequence[Mapping] | None = None) -
     names = [*labels[0], *tables[0]]
     parts: dict[str, list] = {name: [] for name in names}
     for i, (table, label) in enumerate(zip(tables, labels, strict=True)):
+        if set(label) & set(table):
+            raise ValueError(f"labels {sorted(set(label) & set(table))} of table {i} are also its columns; "
+                             "give the labels other names")
         if [*label, *table] != names:
             raise ValueError(f"table {i} has columns {[*label, *table]}, table 0 has {names}: tables to stack must "
                              "have the same columns")

@@ -22,28 +22,18 @@ __all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "face_generator",
            "write_csv"]
 
 
-def _plain(value):
-    """A result field as plain data: objects with ``to_dict`` become dicts (also inside lists), dict keys that
-    are tuples become strings joined by " / ", paths become strings."""
-    if hasattr(value, "to_dict"):
-        return _plain(value.to_dict())
-    if isinstance(value, Mapping):
-        return {(" / ".join(map(str, k)) if isinstance(k, tuple) else k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 class FigureResult:
-    """Mixin of the figures' frozen result dataclasses: :meth:`to_dict`."""
+    """Mixin of the figures' frozen result dataclasses: :meth:`tables` are the result's flat tables (dicts of
+    equal-length 1-d numpy arrays, ``pandas.DataFrame``-ready), :meth:`to_dict` is the first of them. Nested
+    results (curves, comparisons, trajectories) keep their own ``to_dict``."""
+
+    def tables(self) -> dict[str, dict]:
+        """The result's flat tables by name (each figure documents its own)."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict:
-        """All fields as plain data (nested results through their own ``to_dict``)."""
-        from dataclasses import fields
-
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        """The result's main flat table: the first of :meth:`tables`."""
+        return next(iter(self.tables().values()))
 
 #: Printed (and written to the CSV notes) when the optional face generator is not installed.
 FACE_SKIP_MESSAGE = ("face-dcgan (N = 3072) skipped: the optional face generator is not installed "

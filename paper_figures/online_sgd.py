@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
     child_seeds,
@@ -35,7 +36,6 @@ from paper_figures._common import (
     figure,
     main,
     save,
-    write_csv,
 )
 
 __all__ = ["ETA", "K", "M", "REL_TOL", "Z_TOL", "Panel", "run"]
@@ -88,6 +88,22 @@ class Panel(FigureResult):
     max_mc_gap: float
     agree: bool
     covariances: str
+
+    def tables(self) -> dict[str, dict]:
+        """Flat tables: ``"times"``, one row per output time (the figure's CSV): ``generator``, ``N``, ``D``,
+        ``t``, ``ode``, ``sgd_mean``, ``sgd_se``, ``z`` (NaN at times without spread, e.g. ``t = 0``),
+        ``sgd_mc_mean``, ``sgd_mc_se``, ``runs``, ``covariances``, ``agree``. The runs themselves are in
+        ``ode.to_dict()``, ``average.to_dict()`` and each ``sgd[i].to_dict()``."""
+        n = self.ode.t.size
+        spread = self.se > 1e-12 * self.mean
+        z = np.full(n, np.nan)
+        z[spread] = (self.mean[spread] - self.ode.eps_g[spread]) / self.se[spread]
+        return {"times": {"generator": np.full(n, self.name), "N": np.full(n, self.N), "D": np.full(n, self.D),
+                          "t": np.asarray(self.ode.t, dtype=float), "ode": np.asarray(self.ode.eps_g, dtype=float),
+                          "sgd_mean": np.asarray(self.mean, dtype=float), "sgd_se": np.asarray(self.se, dtype=float),
+                          "z": z, "sgd_mc_mean": np.asarray(self.mc_mean, dtype=float),
+                          "sgd_mc_se": np.asarray(self.mc_se, dtype=float), "runs": np.full(n, len(self.sgd)),
+                          "covariances": np.full(n, self.covariances), "agree": np.full(n, self.agree)}}
 
 
 def _settings(quick: bool) -> dict:
@@ -188,22 +204,18 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
         panels["face-dcgan"] = _panel("face-dcgan", face, *_estimated(face, 30_000, sub[0], progress),
                                       face_cfg, sub[1], progress)
 
-    rows = []
     for name, pnl in panels.items():
         print(f"\n{name}: N = {pnl.N}, D = {pnl.D}, covariances {pnl.covariances}")
         print(f"  {'t':>6s} {'ODE':>9s} {'SGD mean':>9s} {'SE':>8s} {'z':>6s} {'SGD MC':>9s} {'MC SE':>8s}")
+        zs = pnl.to_dict()["z"]
         for i, t in enumerate(pnl.ode.t):
-            z = (pnl.mean[i] - pnl.ode.eps_g[i]) / pnl.se[i] if pnl.se[i] > 1e-12 * pnl.mean[i] else float("nan")
-            print(f"  {t:6.2f} {pnl.ode.eps_g[i]:9.5f} {pnl.mean[i]:9.5f} {pnl.se[i]:8.1e} {z:+6.2f} "
+            print(f"  {t:6.2f} {pnl.ode.eps_g[i]:9.5f} {pnl.mean[i]:9.5f} {pnl.se[i]:8.1e} {zs[i]:+6.2f} "
                   f"{pnl.mc_mean[i]:9.5f} {pnl.mc_se[i]:8.1e}")
-            rows.append({"generator": name, "N": pnl.N, "D": pnl.D, "t": float(t), "ode": float(pnl.ode.eps_g[i]),
-                         "sgd_mean": float(pnl.mean[i]), "sgd_se": float(pnl.se[i]), "z": float(z),
-                         "sgd_mc_mean": float(pnl.mc_mean[i]), "sgd_mc_se": float(pnl.mc_se[i]),
-                         "runs": len(pnl.sgd), "covariances": pnl.covariances})
         print(f"  max |SGD - ODE|/ODE = {pnl.max_rel_gap:.3%}, max |z| (t > 0) = {pnl.max_z:.2f}, "
               f"max |MC - order-parameter eps_g| = {pnl.max_mc_gap:.2e}; {'agree' if pnl.agree else 'DISAGREE'}")
-    csv_path = write_csv(out / "online_sgd.csv", rows, {"figure": 2, "K": K, "M": M, "eta": ETA, "seed": seed,
-                                                        "quick": quick, "eps_g": "1/2 E[(yhat - y)^2] (with the 1/2)"})
+    csv_path = write_csv(out / "online_sgd.csv", concat([p.to_dict() for p in panels.values()]),
+                         {"figure": 2, "K": K, "M": M, "eta": ETA, "seed": seed, "quick": quick,
+                          "eps_g": "1/2 E[(yhat - y)^2] (with the 1/2)"})
 
     fig, axes = figure(1, len(panels), width=3.9)
     for ax, (name, pnl) in zip(axes[0], panels.items(), strict=True):
