@@ -11,15 +11,12 @@ import inspect
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from gaussequiv.seeding import seed_sequence
-
-__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "face_generator", "figure", "log_axis", "main", "save",
-           "write_csv"]
+__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "face_generator", "figure", "log_axis", "main", "save"]
 
 
 class FigureResult:
@@ -35,26 +32,10 @@ class FigureResult:
         """The result's main flat table: the first of :meth:`tables`."""
         return next(iter(self.tables().values()))
 
+
 #: Printed (and written to the CSV notes) when the optional face generator is not installed.
 FACE_SKIP_MESSAGE = ("face-dcgan (N = 3072) skipped: the optional face generator is not installed "
                      "(`make faces` installs it)")
-
-
-def child_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
-    """``n`` independent child streams of ``seed`` (``numpy.random.SeedSequence.spawn``).
-
-    Parameters
-    ----------
-    seed : int or numpy.random.SeedSequence
-        Root seed of a figure.
-    n : int
-        Number of children.
-
-    Returns
-    -------
-    list of numpy.random.SeedSequence
-    """
-    return seed_sequence(seed).spawn(n)
 
 
 def face_generator(*, quick: bool = False, enabled: bool = True):
@@ -82,31 +63,6 @@ def face_generator(*, quick: bool = False, enabled: bool = True):
     except (ImportError, FileNotFoundError, OSError, ModuleNotFoundError):
         print(FACE_SKIP_MESSAGE)
         return None
-
-
-def write_csv(path: str | os.PathLike, rows: Iterable[Mapping], metadata: Mapping | None = None) -> Path:
-    """Write a list of flat dictionaries as CSV under a header row (floats round-trip exactly), with the sidecar
-    ``path-metadata.json`` (:func:`gaussequiv.tables.write_csv`; run from :func:`main`, it records the command
-    line, the seed and whether the run was ``--quick``).
-
-    Parameters
-    ----------
-    path : path
-    rows : iterable of mapping
-        All rows share the keys of the first one.
-    metadata : mapping, optional
-        Stored in the sidecar.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    from gaussequiv import tables
-
-    rows = list(rows)
-    if not rows:
-        raise ValueError(f"no rows to write to {path}")
-    return tables.write_csv(path, rows, metadata)
 
 
 def figure(nrows: int, ncols: int, *, width: float = 4.2, height: float = 3.4):

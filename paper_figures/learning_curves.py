@@ -40,10 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
 from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
-    child_seeds,
     face_generator,
     figure,
     log_axis,
@@ -163,7 +163,7 @@ def _panels_for(gen_name, gen, cfg, seed, progress, level) -> list[Panel]:
     from spectra.teachers import LinearTeacher
     from validation import compare, gaussian_control, simulate
 
-    s_mean, s_teacher, s_rf, s_learn, s_est, s_sim = child_seeds(seed, 6)
+    s_mean, s_teacher, s_rf, s_learn, s_est, s_sim = seed_sequence(seed).spawn(6)
     teacher = LinearTeacher.random(gen.latent_dim, seed=s_teacher)
     mean = generator_mean(gen, cfg["mean_samples"], seed=s_mean)
     fmaps = {"ReLU random features": random_features(gen.output_dim, cfg["p"], "relu", seed=s_rf, input_mean=mean),
@@ -236,7 +236,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    s_fashion, s_face = child_seeds(seed, 2)
+    s_fashion, s_face = seed_sequence(seed).spawn(2)
     print(f"lambda = {LAM:g}; ridge: square loss, linear teacher, errors are plain MSE (no 1/2) against the clean "
           f"teacher; logistic: sign teacher, 0/1 errors; {cfg['seeds']} seeds per point; verdicts: Holm at "
           f"family-wise level {level:g} (validation.compare)")

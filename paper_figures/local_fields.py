@@ -46,8 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
 from gaussequiv.tables import concat, write_csv
-from paper_figures._common import FigureResult, child_seeds, figure, log_axis, main, save
+from paper_figures._common import FigureResult, figure, log_axis, main, save
 from spectra.generators import Generator
 
 __all__ = ["ALPHA_CLAIM", "FLAT", "LocalFieldsResult", "PixelSubset", "run"]
@@ -164,7 +165,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    s_sign, s_mean, s_fash, s_order = child_seeds(seed, 4)
+    s_sign, s_mean, s_fash, s_order = seed_sequence(seed).spawn(4)
     fashion = pretrained("fashion-dcgan")
     _, pilot = fashion.sample(2_000, seed=s_mean)
     varying = np.flatnonzero(pilot.std(axis=0) > 0.05)

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
 from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
-    child_seeds,
     face_generator,
     figure,
     main,
@@ -118,7 +118,7 @@ def _panel(name, gen, omega, phi, mean, cov_text, cfg, seed, progress) -> Panel:
     from dynamics import Setup, Student, integrate, simulate_sgd_seeds
     from spectra.teachers import CommitteeTeacher
 
-    s_teacher, s_student, s_sgd = child_seeds(seed, 3)
+    s_teacher, s_student, s_sgd = seed_sequence(seed).spawn(3)
     N, D = gen.output_dim, gen.latent_dim
     teacher = CommitteeTeacher.random(M, D, activation="erf_sqrt2", seed=s_teacher)
     student = Student.random(K, N, seed=s_student, activation="erf_sqrt2")
@@ -178,7 +178,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    seeds = child_seeds(seed, 8)
+    seeds = seed_sequence(seed).spawn(8)
     panels: dict[str, Panel] = {}
     print(f"K = {K}, M = {M}, eta = {ETA}, erf(z/sqrt 2) units, both layers trained; eps_g = 1/2 E[(yhat - y)^2] "
           f"(with the 1/2); {cfg['n_runs']} SGD runs per generator; criterion |SGD - ODE| <= {Z_TOL:g} SE + "
@@ -200,7 +200,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     face = face_generator(quick=quick, enabled=face)
     if face is not None:
         face_cfg = {**cfg, "n_runs": 3, "n_test": 1_000, "times": np.array([0.0, 0.5, 1.0, 2.0, 3.0, 5.0])}
-        sub = child_seeds(seeds[7], 2)
+        sub = seed_sequence(seeds[7]).spawn(2)
         panels["face-dcgan"] = _panel("face-dcgan", face, *_estimated(face, 30_000, sub[0], progress),
                                       face_cfg, sub[1], progress)
 

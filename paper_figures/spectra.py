@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
 from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
-    child_seeds,
     figure,
     main,
     save,
@@ -130,7 +130,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    s_sign, s_rnd, s_fash = child_seeds(seed, 3)
+    s_sign, s_rnd, s_fash = seed_sequence(seed).spawn(3)
     # each kind of object draws from its own stream of a seed (gaussequiv.seeding), so the generator's weights,
     # its pilot mean, teacher, features and estimates may all take children of the same root
     gens = {"single-layer sign": (SingleLayer(cfg["N_sign"] // 2, cfg["N_sign"], "sign", seed=s_sign), s_sign),
