@@ -27,3 +27,15 @@ def assert_flat_table(table: dict, rows: int | None = None) -> int:
     frame = pd.DataFrame(table)
     assert frame.shape == (n, len(table)) and list(frame.columns) == list(table)
     return n
+
+
+class Scaled:
+    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's): a
+    known-wrong theory, to check that comparisons and verdicts catch it."""
+
+    def __init__(self, curve, quantity: str, factor: float):
+        self._curve = curve
+        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
+
+    def __getattr__(self, name):
+        return getattr(self._curve, name)

@@ -12,7 +12,7 @@ from spectra import Spectrum
 from spectra.analytic import single_layer_covariances
 from spectra.generators import SingleLayer
 from spectra.teachers import LinearTeacher
-from tests.helpers import assert_flat_table
+from tests.helpers import Scaled, assert_flat_table
 from validation import Covariances, SimulationResult, compare, plot, simulate
 
 ALPHAS = [0.5, 1.0, 2.0]
@@ -119,7 +119,7 @@ def test_group_verdicts_blame_the_wrong_quantity(small):
     gen, teacher, cov, spec, _, curve = small
     sim = simulate(gen, None, teacher, Channel.linear(0.1), Loss.square(), 0.1, ALPHAS, covariances=cov, n_test=500,
                    seeds=12, seed=5)
-    cmp = compare(_Scaled(curve, "q", 3.0), sim, level=1e-3)
+    cmp = compare(Scaled(curve, "q", 3.0), sim, level=1e-3)
     assert cmp.verdict == "disagree" and cmp.group("overlaps").verdict == "disagree"
     assert {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))} == {"q"}
     assert cmp.group("test error").verdict == cmp.group("training").verdict == "agree"
@@ -267,14 +267,3 @@ def test_plot_and_files(small, tmp_path):
     import json
 
     assert json.loads((tmp_path / "cmp.json").read_text())["verdict"] == cmp.verdict
-
-
-class _Scaled:
-    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's)."""
-
-    def __init__(self, curve, quantity: str, factor: float):
-        self._curve = curve
-        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
-
-    def __getattr__(self, name):
-        return getattr(self._curve, name)

@@ -20,6 +20,7 @@ from scipy import stats
 import replica
 from replica import Channel, Loss
 from spectra import Spectrum
+from tests.helpers import Scaled
 from validation import compare, gaussian_control, simulate
 from validation.compare import holm
 
@@ -39,17 +40,6 @@ def _structured(p=60, k=40, seed=0):
 class _Estimate:
     def __init__(self, omega, phi, psi):
         self.omega, self.phi, self.psi, self.mean_v = omega, phi, psi, np.zeros(omega.shape[0])
-
-
-class _Scaled:
-    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's)."""
-
-    def __init__(self, curve, quantity: str, factor: float):
-        self._curve = curve
-        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
-
-    def __getattr__(self, name):
-        return getattr(self._curve, name)
 
 
 def _problem(loss, channel, p=60, k=40):
@@ -131,7 +121,7 @@ def test_power_against_a_ten_percent_error(ridge):
     the comparison allows the measured finite-p margin (FINITE_P_MARGIN), and only test errors are rejected."""
     curve, _, sim = ridge
     for factor in (1.1, 0.9):
-        wrong = _Scaled(curve, "test_error", factor)
+        wrong = Scaled(curve, "test_error", factor)
         cmp = compare(wrong, sim, level=0.01)
         assert cmp.verdict == "disagree" and cmp.group("test error").verdict == "disagree", cmp.summary()
         assert "test_error" in {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))}
@@ -177,4 +167,4 @@ def test_power_at_scale():
     curve, ctrl = _problem(loss, channel)
     for sim in _runs(ctrl, loss, channel, repetitions=25, seeds=60, seed=31, n_test=2000):
         for factor in (1.1, 0.9):
-            assert compare(_Scaled(curve, "test_error", factor), sim).group("test error").verdict == "disagree"
+            assert compare(Scaled(curve, "test_error", factor), sim).group("test error").verdict == "disagree"
