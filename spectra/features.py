@@ -10,11 +10,7 @@ on the centred ``x = G(c) - mu_x``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
-from scipy import special
 
 from gaussequiv import checks
 from gaussequiv.seeding import SeedLike, rng, stream
@@ -119,17 +115,8 @@ class RandomFourierFeatures(FeatureMap):
         return np.float32(np.sqrt(2.0)) * np.cos(x @ self._wt32 + self._b32)
 
 
-@dataclass(frozen=True)
-class _Deriv:
-    f: Callable[[np.ndarray], np.ndarray]
-    df: Callable[[np.ndarray], np.ndarray]
-
-
-_DERIVS = {
-    "erf": _Deriv(special.erf, lambda z: (2 / np.sqrt(np.pi)) * np.exp(-z * z)),
-    "tanh": _Deriv(np.tanh, lambda z: 1 - np.tanh(z) ** 2),
-    "relu": _Deriv(lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
-}
+#: Activations :func:`learn_features` trains with (differentiable, gradients from ``Activation.dg``).
+LEARNED_ACTIVATIONS = ("erf", "tanh", "relu")
 
 
 class LearnedFeatures(RandomFeatures):
@@ -284,10 +271,8 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     p, n_train = checks.integer("p", p), checks.integer("n_train", n_train, minimum=2)
     steps = checks.integer("steps", steps)
     log_every = checks.integer("log_every", log_every)
-    if activation not in _DERIVS:
-        raise ValueError(f"activation must be one of {sorted(_DERIVS)} for learned features, got {activation!r}")
+    act = get_activation(activation, LEARNED_ACTIVATIONS)
     learning_rate = checks.real("learning_rate", learning_rate, low=0.0, low_open=True)
-    d = _DERIVS[activation]
     s_data, s_w, s_a = stream(seed, "features.learned").spawn(3)
     c = np.random.default_rng(s_data).standard_normal((n_train, generator.latent_dim))
     x = np.asarray(generator(c), dtype=float)
@@ -304,14 +289,14 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     losses = []
     for step in range(steps + 1):
         z = xs @ w.T
-        h = d.f(z)
+        h = act(z)
         resid = h @ a / np.sqrt(p) - y
         if step % log_every == 0 or step == steps:
             losses.append(0.5 * float(resid @ resid) / n_train)
         if step == steps:
             break
         grad_a = h.T @ resid / (n_train * np.sqrt(p))
-        grad_z = (resid[:, None] * a[None, :] / np.sqrt(p)) * d.df(z)
+        grad_z = (resid[:, None] * a[None, :] / np.sqrt(p)) * act.dg(z)
         grad_w = grad_z.T @ xs / n_train
         a = a - learning_rate * grad_a
         w = w - learning_rate * p * grad_w
