@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     net.add_argument("--M", type=int, default=2, help="teacher hidden units (default 2)")
     net.add_argument("--activation", default="erf_sqrt2", help=f"student and teacher activation: {ACTIVATIONS_HELP}")
     net.add_argument("--lr", type=float, required=True, help="learning rate eta")
-    net.add_argument("--t-max", type=float, required=True, help="final time, in steps/N")
+    net.add_argument("--t-max", type=float, required=True,
+                     help="final time, in steps/N: a whole number of SGD steps (t-max times N an integer)")
     net.add_argument("--fixed-second-layer", action="store_true", help="do not train the student's v")
     ode = p.add_argument_group("ODE integration")
     ode.add_argument("--method", choices=("adaptive", "euler", "rk4"), default="adaptive")

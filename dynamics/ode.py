@@ -18,7 +18,6 @@ modes; the only Python-level loop is over time steps.
 from __future__ import annotations
 
 import numbers
-import sys
 import time as _time
 
 import numpy as np
@@ -35,6 +34,7 @@ from dynamics.integrals import (
 from dynamics.setup import Setup
 from dynamics.trajectory import Trajectory
 from gaussequiv import checks
+from gaussequiv.progress import show as show_progress
 
 __all__ = ["integrate", "bin_modes", "default_times", "REFERENCE_DT"]
 
@@ -68,7 +68,9 @@ def default_times(t_max: float, n: int = N_TIMES, *, N: int | None = None) -> np
         Number of log-spaced times.
     N : int, optional
         Round to whole SGD steps (``t = steps / N``) and drop duplicates: the grid :func:`simulate_sgd` would
-        record for these times, so that ODE and SGD outputs align index by index.
+        record for these times, so that ODE and SGD outputs align index by index. ``t_max`` must then be a
+        whole number of steps (``t_max * N`` an integer up to a relative 1e-9), so that both runs end at
+        ``t_max``; otherwise ValueError, naming the nearest valid values.
 
     Examples
     --------
@@ -78,17 +80,27 @@ def default_times(t_max: float, n: int = N_TIMES, *, N: int | None = None) -> np
     [0.0, 0.01, 1.0, 100.0]
     >>> default_times(1.0, n=4, N=10).tolist()     # 0.01 and 0.0464 round to step 0
     [0.0, 0.2, 1.0]
+    >>> default_times(1.06, N=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: t_max must be a whole number of SGD steps when N is given: t_max * N = 10.6 steps; use t_max = 1 or 1.1
     """
     t_max = checks.real("t_max", t_max, low=0.0, low_open=True)
     n = checks.integer("n", n)
+    if N is not None:
+        N = checks.integer("N", N)
+        last = float(np.rint(t_max * N))
+        if last < 1 or abs(t_max * N - last) > 1e-9 * last:
+            lo, hi = np.floor(t_max * N), np.ceil(t_max * N)
+            valid = " or ".join(f"{k / N:.12g}" for k in (lo, hi) if k > 0)
+            raise ValueError(f"t_max must be a whole number of SGD steps when N is given: t_max * N = "
+                             f"{t_max * N:.12g} steps; use t_max = {valid}")
     t0 = min(1e-2, t_max / 100.0)
     times = np.concatenate([[0.0], np.logspace(np.log10(t0), np.log10(t_max), n)])
     times[-1] = t_max  # exactly, not 10**log10(t_max) (which can exceed t_max by an ulp)
     if N is not None:
-        N = checks.integer("N", N)
-        steps = np.unique(np.rint(times * N))
-        times = steps / N
-        times = times[times <= t_max]
+        times = np.unique(np.rint(times * N)) / N
+        times[-1] = t_max  # the same step (checked above), and exactly t_max: never past it by an ulp
     return times
 
 
@@ -324,15 +336,17 @@ def _check_times(t_max, times) -> tuple[float, np.ndarray]:
     return t_max, times
 
 
-def _progress(enabled: bool | None, total: float, work: float, desc: str = "integrate"):
-    """A tqdm bar over simulated time, or a no-op; auto-enabled for long runs on a terminal."""
-    if enabled is None:
-        enabled = work > 5e7 and sys.stderr.isatty()
-    if not enabled:
+def _progress(enabled: bool | None, total: float, desc: str = "integrate"):
+    """A tqdm bar over simulated time, or None when :func:`gaussequiv.progress.show` says no bar.
+
+    With ``enabled=None`` the bar waits 3 s before it first draws, so quick runs on a terminal stay quiet.
+    Advance it with ``bar.update(increment)`` (``update`` honours the delay, ``refresh`` would not).
+    """
+    if not show_progress(enabled):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="t", desc=desc, leave=False,
+    return tqdm(total=total, unit="t", desc=desc, leave=False, delay=0 if enabled else 3.0,
                 bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
 
 
@@ -378,8 +392,9 @@ def integrate(
         scipy Runge-Kutta pair of the adaptive method. Once the fast modes have relaxed the step is limited
         by stability, not accuracy, and the cheaper ``"RK23"`` (with e.g. ``rtol=1e-6``) is about 1.5 times
         faster for long runs.
-    progress : bool, optional
-        Show a tqdm progress bar (default: only for long runs on a terminal).
+    progress : bool or None
+        Show a tqdm bar over simulated time. None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------
@@ -500,8 +515,7 @@ def _rk4_step(f, t, y, h):
 
 def _run_fixed(ode: _SpectralODE, step, times: np.ndarray, dt: float, progress):
     """Fixed grid ``n dt``; an output time between grid points is a partial step from the grid point."""
-    n_steps = int(np.ceil(times[-1] / dt - 1e-9))
-    bar = _progress(progress, float(times[-1]), n_steps * ode.y0.size)
+    bar = _progress(progress, float(times[-1]))
     ys: list[np.ndarray] = []
     y = ode.y0.copy()
     n = 0
@@ -522,8 +536,7 @@ def _run_fixed(ode: _SpectralODE, step, times: np.ndarray, dt: float, progress):
             y = step(ode, t_grid, y, dt)
             n += 1
             if bar is not None and n % 100 == 0:
-                bar.n = min(n * dt, bar.total)
-                bar.refresh()
+                bar.update(min(n * dt, bar.total) - bar.n)
     except (_Breakdown, FloatingPointError) as exc:
         return ys, n * dt, f"failed at t = {n * dt:.6g}: {exc}", y
     finally:
@@ -534,7 +547,7 @@ def _run_fixed(ode: _SpectralODE, step, times: np.ndarray, dt: float, progress):
 
 def _run_adaptive(ode: _SpectralODE, solver_cls, times: np.ndarray, rtol: float, atol: float, progress):
     """A scipy Runge-Kutta pair stepped by hand, so that a breakdown keeps the outputs computed so far."""
-    bar = _progress(progress, float(times[-1]), 1e3 * ode.y0.size * float(times[-1]))
+    bar = _progress(progress, float(times[-1]))
     ys: list[np.ndarray] = []
     out = 0
     while out < times.size and times[out] <= 0.0:
@@ -558,8 +571,7 @@ def _run_adaptive(ode: _SpectralODE, solver_cls, times: np.ndarray, rtol: float,
                     ys.append(y_out)
                     out += 1
             if bar is not None:
-                bar.n = min(solver.t, bar.total)
-                bar.refresh()
+                bar.update(min(solver.t, bar.total) - bar.n)
             if solver.status == "finished" and out < times.size:  # pragma: no cover - defensive
                 return ys, solver.t, f"solver finished at t = {solver.t:.6g} before the last output time", solver.y
     except (_Breakdown, FloatingPointError) as exc:

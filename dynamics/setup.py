@@ -29,12 +29,6 @@ def _array(name: str, value, shape: tuple[int | None, int | None] | None = None,
     return np.array(arr, dtype=float)  # a copy: the caller's array is never made read-only
 
 
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
-
-
 def _eigh_covariance(omega: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Eigenpairs of a symmetric PSD ``omega`` and the size below which an eigenvalue is round-off.
 
@@ -94,7 +88,7 @@ class Student:
         v.setflags(write=False)
         object.__setattr__(self, "w", w)
         object.__setattr__(self, "v", v)
-        object.__setattr__(self, "train_second_layer", _flag("train_second_layer", self.train_second_layer))
+        object.__setattr__(self, "train_second_layer", checks.flag("train_second_layer", self.train_second_layer))
 
     @property
     def K(self) -> int:
@@ -307,7 +301,7 @@ class Setup:
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "latent_dim", D)
         object.__setattr__(self, "eta", eta)
-        object.__setattr__(self, "train_second_layer", _flag("train_second_layer", self.train_second_layer))
+        object.__setattr__(self, "train_second_layer", checks.flag("train_second_layer", self.train_second_layer))
 
     # -- derived quantities -------------------------------------------------------------------------------
     @property

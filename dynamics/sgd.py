@@ -19,6 +19,7 @@ from dynamics.trajectory import (
     SLOPE_WINDOW,
     Plateau,
     Trajectory,
+    _escape_log_time,
     find_plateau,
 )
 from gaussequiv import checks, seeding
@@ -123,8 +124,9 @@ def simulate_sgd(
         ``default_times(t_max, N=N)`` (already on the step grid) to the ODE and here, and the outputs align.
     batch_size : int
         Samples generated per call to ``generator`` (the SGD itself is sequential).
-    progress : bool, optional
-        Show a tqdm progress bar (default: only for long runs on a terminal).
+    progress : bool or None
+        Show a tqdm bar over simulated time. None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------
@@ -224,7 +226,7 @@ def _run(generator, teacher, student, B, A, eta, times, n_test, batch_size, omeg
         rec_err.append(mc_err)
         return True
 
-    bar = _progress(progress, n_steps / N, n_steps * N * student.K * 4.0, desc="online SGD")
+    bar = _progress(progress, n_steps / N, desc="online SGD")
     status, message = "completed", f"reached t = {n_steps / N:.6g} ({n_steps} steps)"
     start = _time.perf_counter()
     step, out = 0, 0
@@ -365,9 +367,10 @@ class SGDAverage:
 
         The plateau (``t_start``, ``t_end``, ``t_flat``, ``height``) is that of ``eps_g_mean``;
         ``height_se = eps_g_se`` at ``t_flat``. The escape time is the mean over runs of each run's escape
-        time, every run measured against the same level ``(1 - escape_fraction) * height`` (first crossing
-        after ``t_flat``, interpolated in ``ln t``), with ``escape_time_se`` its standard error over runs. If a
-        run never reaches the level, the status is ``"no escape"`` and the escape time NaN (an average over
+        time, every run measured against the same level ``(1 - escape_fraction) * height`` (its first time
+        ``>= t_flat`` at or below the level, interpolated in ``ln t``: ``t_flat`` itself for a run already below
+        the level there), with ``escape_time_se`` its standard error over runs. If a
+        run never reaches the level, the status is ``"no_escape"`` and the escape time NaN (an average over
         the runs that escaped would be biased).
         """
         p = find_plateau(self.t, self.eps_g_mean, threshold=threshold, min_span=min_span,
@@ -377,19 +380,11 @@ class SGDAverage:
         k = int(np.flatnonzero(self.t == p.t_flat)[0])
         level = (1.0 - escape_fraction) * p.height
         x = np.log(np.where(self.t > 0, self.t, np.nan))
-        escapes = []
-        for eps in self.eps_g_runs:
-            below = np.flatnonzero(eps[k:] <= level)
-            if below.size == 0:
-                escapes.append(np.nan)
-                continue
-            e = k + int(below[0])
-            escapes.append(float(np.exp(x[e - 1] + (level - eps[e - 1]) * (x[e] - x[e - 1]) / (eps[e] - eps[e - 1]))))
-        escapes = np.array(escapes)
+        escapes = np.exp([_escape_log_time(x, eps, k, level) for eps in self.eps_g_runs])
         common = {**p.__dict__, "runs": self.seeds, "height_se": float(self.eps_g_se[k])}
         if np.any(np.isnan(escapes)):
             n_esc = int(np.sum(~np.isnan(escapes)))
-            return Plateau(**{**common, "status": "no escape", "escape_time": np.nan,
+            return Plateau(**{**common, "status": "no_escape", "escape_time": np.nan,
                               "message": f"{p.message.split('; escape')[0]}; {n_esc} of {self.seeds} runs fell "
                                          f"below eps_g = {level:.6g} by t = {self.t[-1]:.6g}"})
         se = float(escapes.std(ddof=1) / np.sqrt(escapes.size))

@@ -53,8 +53,8 @@ class Plateau:
     Attributes
     ----------
     status : str
-        ``"escaped"`` (plateau and escape found), ``"no escape"`` (the curve is still above
-        ``(1 - f) height`` at its end) or ``"no plateau"``. Undefined numbers are NaN, never a guess.
+        ``"escaped"`` (plateau and escape found), ``"no_escape"`` (the curve is still above
+        ``(1 - f) height`` at its end) or ``"no_plateau"``. Undefined numbers are NaN, never a guess.
     message : str
         What was found, or why not.
     threshold, min_span, escape_fraction, window : float
@@ -89,7 +89,7 @@ class Plateau:
     @property
     def found(self) -> bool:
         """Whether a plateau was found."""
-        return self.status in ("escaped", "no escape")
+        return self.status in ("escaped", "no_escape")
 
     @property
     def escaped(self) -> bool:
@@ -113,6 +113,22 @@ def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float
     if y1 == y0:
         return x1
     return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
+
+
+def _escape_log_time(x: np.ndarray, eps: np.ndarray, k: int, level: float) -> float:
+    """``x`` (``ln t``) of the first time ``>= x[k]`` at which ``eps`` (linear in ``x`` between output times) is
+    ``<= level``: ``x[k]`` itself if ``eps[k] <= level`` already, NaN if ``eps`` stays above ``level``.
+
+    The crossing is interpolated inside the first interval ``(x[e-1], x[e]]`` with ``e > k`` that ends at or
+    below the level, where ``eps[e-1] > level >= eps[e]``: it lies in that interval and never divides by zero.
+    """
+    if eps[k] <= level:
+        return float(x[k])
+    below = np.flatnonzero(eps[k + 1:] <= level)
+    if below.size == 0:
+        return float("nan")
+    e = k + 1 + int(below[0])
+    return float(_crossing(x[e - 1], x[e], eps[e - 1], eps[e], level))
 
 
 def _local_slope(x: np.ndarray, y: np.ndarray, half: float) -> np.ndarray:
@@ -177,13 +193,13 @@ def find_plateau(t, eps_g, *, threshold: float = PLATEAU_THRESHOLD, min_span: fl
     pos = t > 0
     t, eps = t[pos], eps[pos]
     if t.size < 3:
-        return Plateau("no plateau", "fewer than 3 output times t > 0", **params)
+        return Plateau("no_plateau", "fewer than 3 output times t > 0", **params)
     x = np.log(t)
     # eps_g = 0 (perfect learning; or -1e-17 from round-off) enters ln as the smallest positive float: steep.
     sigma = np.abs(_local_slope(x, np.log(np.maximum(eps, np.finfo(float).tiny)), 0.5 * np.log(window)))
     steep = np.flatnonzero(sigma >= threshold)
     if steep.size == 0:
-        return Plateau("no plateau", f"no initial descent: |d ln eps_g / d ln t| < {threshold:g} everywhere",
+        return Plateau("no_plateau", f"no initial descent: |d ln eps_g / d ln t| < {threshold:g} everywhere",
                        **params)
     flat = sigma < threshold
     j = int(steep[0])
@@ -202,16 +218,15 @@ def find_plateau(t, eps_g, *, threshold: float = PLATEAU_THRESHOLD, min_span: fl
             plateau = dict(t_start=float(lo), t_end=float(hi), length=float(hi - lo), t_flat=float(t[k]),
                            height=height)
             level = (1.0 - escape_fraction) * height
-            below = np.flatnonzero(eps[k:] <= level)
-            if below.size == 0:
-                return Plateau("no escape", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; "
+            x_escape = _escape_log_time(x, eps, k, level)
+            if np.isnan(x_escape):
+                return Plateau("no_escape", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; "
                                f"eps_g stays above {level:.6g} up to t = {t[-1]:.6g}", **params, **plateau)
-            e = k + int(below[0])
-            escape = float(np.exp(_crossing(x[e - 1], x[e], eps[e - 1], eps[e], level)))
+            escape = float(np.exp(x_escape))
             return Plateau("escaped", f"plateau at eps_g = {height:.6g} from t = {lo:.6g} to {hi:.6g}; escape "
                            f"(eps_g <= {level:.6g}) at t = {escape:.6g}", **params, **plateau, escape_time=escape)
         j = b + 1
-    return Plateau("no plateau", f"no interval after the initial descent where |d ln eps_g / d ln t| < "
+    return Plateau("no_plateau", f"no interval after the initial descent where |d ln eps_g / d ln t| < "
                    f"{threshold:g} over a factor {min_span:g} in time", **params)
 
 
@@ -291,11 +306,6 @@ class Trajectory:
                 arr = np.array(value, dtype=float)
                 arr.setflags(write=False)
                 object.__setattr__(self, name, arr)
-
-    @property
-    def success(self) -> bool:
-        """Same as :attr:`converged`."""
-        return self.converged
 
     @property
     def K(self) -> int:

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["real", "integer", "grid", "vector", "matrix", "finite", "instance"]
+__all__ = ["real", "integer", "flag", "grid", "vector", "matrix", "finite", "instance"]
 
 
 def _scalar(value):
@@ -65,6 +65,24 @@ def integer(name: str, value, minimum: int | None = 1) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def flag(name: str, value) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (and numpy bools) are accepted, never ``0``/``1`` or ``"no"``.
+
+    Examples
+    --------
+    >>> flag("train_second_layer", np.True_)
+    True
+    >>> flag("train_second_layer", 1)
+    Traceback (most recent call last):
+    ...
+    TypeError: train_second_layer must be a bool (True or False), got int 1
+    """
+    value = _scalar(value)
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def grid(name: str, values, *, low: float | None = None, low_open: bool = False) -> np.ndarray:

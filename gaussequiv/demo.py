@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,13 +65,32 @@ class DemoResult:
         """``"converged"`` or ``"not_converged"`` (see :attr:`converged`)."""
         return "converged" if self.converged else "not_converged"
 
+    def tables(self) -> dict[str, dict]:
+        """The demo's flat tables (dicts of equal-length 1-d numpy arrays, ``pandas.DataFrame``-ready):
+
+        * ``"comparisons"``: one row per (problem, data, quantity, point): ``problem`` (``"ridge"``,
+          ``"logistic"``), ``data`` (``"generator"`` or ``"gaussian control"``) and the columns of
+          :meth:`validation.Comparison.to_dict`;
+        * ``"curves"``: one row per (problem, point) of the dense theory curves: ``problem`` and the columns
+          of :meth:`replica.Curve.to_dict`.
+        """
+        from gaussequiv.tables import concat
+
+        parts = [(name, data, cmp) for name in self.comparisons
+                 for data, cmp in (("generator", self.comparisons[name]), ("gaussian control", self.controls[name]))]
+        return {"comparisons": concat([c.to_dict() for *_, c in parts],
+                                      [{"problem": name, "data": data} for name, data, _ in parts]),
+                "curves": concat([c.to_dict() for c in self.curves.values()],
+                                 [{"problem": name} for name in self.curves])}
+
     def to_dict(self) -> dict:
-        """Plain data: each comparison's flat table (:meth:`validation.Comparison.to_dict`), each curve's arrays."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {"curves": {k: v.to_dict() for k, v in out["curves"].items()},
-                "comparisons": {k: v.to_dict() for k, v in out["comparisons"].items()},
-                "controls": {k: v.to_dict() for k, v in out["controls"].items()},
-                "out": str(self.out), "status": self.status}
+        """The ``"comparisons"`` table of :meth:`tables` (one row per problem, data, quantity and point), with
+        the demo's ``status``, ``converged`` and ``out`` repeated on every row."""
+        table = self.tables()["comparisons"]
+        rows = len(table["problem"])
+        table.update(status=np.full(rows, self.status), converged=np.full(rows, self.converged),
+                     out=np.full(rows, str(self.out)))
+        return table
 
 
 def run_demo(out: str | Path = "demo_out", *, p: int = 400, n_samples: int = 40_000, lam: float = 1e-2,

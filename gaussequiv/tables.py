@@ -30,7 +30,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["SIDECAR_SUFFIX", "metadata_path", "read_metadata", "run_record", "note", "write_csv",
+__all__ = ["SIDECAR_SUFFIX", "concat", "metadata_path", "read_metadata", "run_record", "note", "write_csv",
            "write_metadata"]
 
 #: Appended to a CSV's file name to name its metadata sidecar.
@@ -170,6 +170,50 @@ def _cell(value):
     if isinstance(value, numbers.Real):
         return repr(float(value))
     return value
+
+
+def concat(tables: Sequence[Mapping], labels: Sequence[Mapping] | None = None) -> dict:
+    """Stack flat tables with the same columns into one flat table (a dict of equal-length 1-d numpy arrays).
+
+    Each table maps column names to 1-d sequences of one length or to scalars (repeated on every row, as
+    ``pandas.DataFrame`` broadcasts them); ``labels[i]`` (scalars) become the first columns of table ``i``'s
+    rows, e.g. ``{"problem": "ridge"}``. Every table must have the same columns, every label mapping the
+    same keys, and no label may be named like a column.
+
+    Examples
+    --------
+    >>> t = concat([{"x": [1.0, 2.0], "loss": "square"}, {"x": [3.0], "loss": "hinge"}],
+    ...            [{"problem": "a"}, {"problem": "b"}])
+    >>> {k: v.tolist() for k, v in t.items()}
+    {'problem': ['a', 'a', 'b'], 'x': [1.0, 2.0, 3.0], 'loss': ['square', 'square', 'hinge']}
+    """
+    import numpy as np
+
+    tables = list(tables)
+    labels = [{}] * len(tables) if labels is None else list(labels)
+    if not tables or len(labels) != len(tables):
+        raise ValueError(f"concat needs at least one table and one label mapping per table, got {len(tables)} "
+                         f"tables and {len(labels)} label mappings")
+    names = [*labels[0], *tables[0]]
+    parts: dict[str, list] = {name: [] for name in names}
+    for i, (table, label) in enumerate(zip(tables, labels, strict=True)):
+        if set(label) & set(table):
+            raise ValueError(f"labels {sorted(set(label) & set(table))} of table {i} are also its columns; "
+                             "give the labels other names")
+        if [*label, *table] != names:
+            raise ValueError(f"table {i} has columns {[*label, *table]}, table 0 has {names}: tables to stack must "
+                             "have the same columns")
+        arrays = {k: np.asarray(v) for k, v in table.items()}
+        lengths = {k: a.shape[0] for k, a in arrays.items() if a.ndim == 1}
+        if len(set(lengths.values())) > 1 or any(a.ndim > 1 for a in arrays.values()):
+            shapes = {k: a.shape for k, a in arrays.items() if a.ndim}
+            raise ValueError(f"table {i} is not flat: columns must be 1-d of one length or scalars, got {shapes}")
+        rows = next(iter(lengths.values()), 1)
+        for k, v in label.items():
+            parts[k].append(np.full(rows, v))
+        for k, a in arrays.items():
+            parts[k].append(a if a.ndim == 1 else np.full(rows, a[()]))
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def write_csv(path: str | os.PathLike, table, metadata: Mapping | None = None) -> Path:

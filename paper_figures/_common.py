@@ -11,60 +11,31 @@ import inspect
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from gaussequiv.seeding import seed_sequence
-
-__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "child_seeds", "face_generator", "figure", "log_axis", "main", "save",
-           "write_csv"]
-
-
-def _plain(value):
-    """A result field as plain data: objects with ``to_dict`` become dicts (also inside lists), dict keys that
-    are tuples become strings joined by " / ", paths become strings."""
-    if hasattr(value, "to_dict"):
-        return _plain(value.to_dict())
-    if isinstance(value, Mapping):
-        return {(" / ".join(map(str, k)) if isinstance(k, tuple) else k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+__all__ = ["FACE_SKIP_MESSAGE", "FigureResult", "face_generator", "figure", "log_axis", "main", "save"]
 
 
 class FigureResult:
-    """Mixin of the figures' frozen result dataclasses: :meth:`to_dict`."""
+    """Mixin of the figures' frozen result dataclasses: :meth:`tables` are the result's flat tables (dicts of
+    equal-length 1-d numpy arrays, ``pandas.DataFrame``-ready), :meth:`to_dict` is the first of them. Nested
+    results (curves, comparisons, trajectories) keep their own ``to_dict``."""
+
+    def tables(self) -> dict[str, dict]:
+        """The result's flat tables by name (each figure documents its own)."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict:
-        """All fields as plain data (nested results through their own ``to_dict``)."""
-        from dataclasses import fields
+        """The result's main flat table: the first of :meth:`tables`."""
+        return next(iter(self.tables().values()))
 
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 #: Printed (and written to the CSV notes) when the optional face generator is not installed.
 FACE_SKIP_MESSAGE = ("face-dcgan (N = 3072) skipped: the optional face generator is not installed "
                      "(`make faces` installs it)")
-
-
-def child_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
-    """``n`` independent child streams of ``seed`` (``numpy.random.SeedSequence.spawn``).
-
-    Parameters
-    ----------
-    seed : int or numpy.random.SeedSequence
-        Root seed of a figure.
-    n : int
-        Number of children.
-
-    Returns
-    -------
-    list of numpy.random.SeedSequence
-    """
-    return seed_sequence(seed).spawn(n)
 
 
 def face_generator(*, quick: bool = False, enabled: bool = True):
@@ -92,31 +63,6 @@ def face_generator(*, quick: bool = False, enabled: bool = True):
     except (ImportError, FileNotFoundError, OSError, ModuleNotFoundError):
         print(FACE_SKIP_MESSAGE)
         return None
-
-
-def write_csv(path: str | os.PathLike, rows: Iterable[Mapping], metadata: Mapping | None = None) -> Path:
-    """Write a list of flat dictionaries as CSV under a header row (floats round-trip exactly), with the sidecar
-    ``path-metadata.json`` (:func:`gaussequiv.tables.write_csv`; run from :func:`main`, it records the command
-    line, the seed and whether the run was ``--quick``).
-
-    Parameters
-    ----------
-    path : path
-    rows : iterable of mapping
-        All rows share the keys of the first one.
-    metadata : mapping, optional
-        Stored in the sidecar.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    from gaussequiv import tables
-
-    rows = list(rows)
-    if not rows:
-        raise ValueError(f"no rows to write to {path}")
-    return tables.write_csv(path, rows, metadata)
 
 
 def figure(nrows: int, ncols: int, *, width: float = 4.2, height: float = 3.4):

@@ -40,15 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
+from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
-    child_seeds,
     face_generator,
     figure,
     log_axis,
     main,
     save,
-    write_csv,
 )
 
 __all__ = ["ASSERTED", "FIT_TOL", "LAM", "LEVEL", "QUANTITIES", "REL_TOL", "Panel", "run"]
@@ -119,6 +119,18 @@ class Panel(FigureResult):
         """``"converged"`` or ``"not_converged"`` (see :attr:`converged`)."""
         return "converged" if self.converged else "not_converged"
 
+    def tables(self) -> dict[str, dict]:
+        """Flat tables: ``"comparisons"``, one row per (data, quantity, point) of ``comparison``
+        (``data = "generator"``), ``equivalence`` (``"generator within REL_TOL"``) and ``control``
+        (``"gaussian control"``), with the columns of :meth:`validation.Comparison.to_dict` after
+        ``generator``, ``features``, ``task``, ``p`` and ``data``; ``"theory"``, one row per point of the dense
+        theory curve (:meth:`replica.Curve.to_dict`) after ``generator``, ``features``, ``task``."""
+        panel = {"generator": self.generator, "features": self.features, "task": self.task, "p": self.p}
+        parts = (("generator", self.comparison), (f"generator within {REL_TOL:g}", self.equivalence),
+                 ("gaussian control", self.control))
+        return {"comparisons": concat([c.to_dict() for _, c in parts], [{**panel, "data": d} for d, _ in parts]),
+                "theory": concat([self.theory.to_dict()], [{k: panel[k] for k in ("generator", "features", "task")}])}
+
 
 def _settings(quick: bool) -> dict:
     if quick:
@@ -151,7 +163,7 @@ def _panels_for(gen_name, gen, cfg, seed, progress, level) -> list[Panel]:
     from spectra.teachers import LinearTeacher
     from validation import compare, gaussian_control, simulate
 
-    s_mean, s_teacher, s_rf, s_learn, s_est, s_sim = child_seeds(seed, 6)
+    s_mean, s_teacher, s_rf, s_learn, s_est, s_sim = seed_sequence(seed).spawn(6)
     teacher = LinearTeacher.random(gen.latent_dim, seed=s_teacher)
     mean = generator_mean(gen, cfg["mean_samples"], seed=s_mean)
     fmaps = {"ReLU random features": random_features(gen.output_dim, cfg["p"], "relu", seed=s_rf, input_mean=mean),
@@ -224,7 +236,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    s_fashion, s_face = child_seeds(seed, 2)
+    s_fashion, s_face = seed_sequence(seed).spawn(2)
     print(f"lambda = {LAM:g}; ridge: square loss, linear teacher, errors are plain MSE (no 1/2) against the clean "
           f"teacher; logistic: sign teacher, 0/1 errors; {cfg['seeds']} seeds per point; verdicts: Holm at "
           f"family-wise level {level:g} (validation.compare)")
@@ -235,20 +247,9 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
                     "mean_samples": 5_000, "alphas": np.round(np.geomspace(0.2, 5.0, 5), 4)}
         panels += _panels_for("face-dcgan", face, face_cfg, s_face, progress, level)
 
-    rows = []
-    for pnl in panels:
-        for data, cmp in (("generator", pnl.comparison), (f"generator within {REL_TOL:g}", pnl.equivalence),
-                          ("gaussian control", pnl.control)):
-            for r in cmp.rows():
-                rows.append({"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "p": pnl.p,
-                             "data": data, **r})
     meta = {"figure": 3, "lam": LAM, "seed": seed, "quick": quick, "level": level, "rel_tol": REL_TOL}
-    csv_path = write_csv(out / "learning_curves.csv", rows, meta)
-    theory_rows = [{"generator": pnl.generator, "features": pnl.features, "task": pnl.task, "alpha": float(a),
-                    "test_error": float(pnl.theory.test_error[i]), "train_error": float(pnl.theory.train_error[i]),
-                    "status": str(pnl.theory.status[i])}
-                   for pnl in panels for i, a in enumerate(pnl.theory.alpha)]
-    write_csv(out / "learning_curves_theory.csv", theory_rows, meta)
+    csv_path = write_csv(out / "learning_curves.csv", concat([pnl.tables()["comparisons"] for pnl in panels]), meta)
+    write_csv(out / "learning_curves_theory.csv", concat([pnl.tables()["theory"] for pnl in panels]), meta)
 
     ncols = 4
     fig, axes = figure(len(panels) // ncols, ncols, width=3.6, height=3.0)

@@ -46,7 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_figures._common import FigureResult, child_seeds, figure, log_axis, main, save, write_csv
+from gaussequiv.seeding import seed_sequence
+from gaussequiv.tables import concat, write_csv
+from paper_figures._common import FigureResult, figure, log_axis, main, save
 from spectra.generators import Generator
 
 __all__ = ["ALPHA_CLAIM", "FLAT", "LocalFieldsResult", "PixelSubset", "run"]
@@ -80,6 +82,12 @@ class PixelSubset(Generator):
         return self.generator(c)[:, self.pixels]
 
 
+def _table(results: dict) -> dict:
+    """The equivalence results' tables stacked, each row labelled with its ``panel`` (the figure's generator
+    name; ``generator`` and ``weights`` are columns of the results' own tables)."""
+    return concat([r.to_dict() for r in results.values()], [{"panel": g} for g, _ in results])
+
+
 @dataclass(frozen=True)
 class LocalFieldsResult(FigureResult):
     """The four equivalence checks of the figure, keyed ``(generator, weights)``.
@@ -94,6 +102,11 @@ class LocalFieldsResult(FigureResult):
     results: dict
     png: Path
     csv: Path
+
+    def tables(self) -> dict[str, dict]:
+        """Flat tables: ``"fields"``, one row per (generator, weights, size): ``panel`` (the figure's generator
+        name) and the columns of :meth:`validation.EquivalenceResult.to_dict` (the figure's CSV)."""
+        return {"fields": _table(self.results)}
 
     def claims(self) -> dict[str, bool]:
         """The figure's claims (module docstring), each with whether it holds in this run."""
@@ -152,7 +165,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    s_sign, s_mean, s_fash, s_order = child_seeds(seed, 4)
+    s_sign, s_mean, s_fash, s_order = seed_sequence(seed).spawn(4)
     fashion = pretrained("fashion-dcgan")
     _, pilot = fashion.sample(2_000, seed=s_mean)
     varying = np.flatnonzero(pilot.std(axis=0) > 0.05)
@@ -171,20 +184,13 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
             fashion_pixels, weights=weights, seed=s_fash, progress=progress,
             **cfg["fashion"])
 
-    rows = []
     for (gen, weights), r in results.items():
         print(f"\n{gen}, {weights} student weights ({'exact' if r.exact else 'estimated'} Sigma, "
               f"{r.n_samples} samples per size):")
         print(r.table())
         print(f"distance ratio largest/smallest size: {r.distance[-1] / r.distance[0]:.3f}; (distance - floor)/sd: "
               f"{np.array2string(r.floor_z, precision=1)}")
-        for i in range(r.sizes.size):
-            rows.append({"generator": gen, "weights": weights, "size": int(r.sizes[i]), "D": int(r.latent_dims[i]),
-                         "p": int(r.feature_dims[i]), "distance": float(r.distance[i]), "floor": float(r.floor[i]),
-                         "floor_sd": float(r.floor_sd[i]), "erf_gap": float(r.erf_gap[i]),
-                         "erf_gap_se": float(r.erf_gap_se[i]), "eg_gap": float(r.eg_gap[i]),
-                         "eg_gap_se": float(r.eg_gap_se[i]), "slope": float(r.slope), "exact": bool(r.exact)})
-    csv_path = write_csv(out / "local_fields.csv", rows, {"figure": 1, "seed": seed, "quick": quick})
+    csv_path = write_csv(out / "local_fields.csv", _table(results), {"figure": 1, "seed": seed, "quick": quick})
 
     fig, axes = figure(1, 2, width=4.6)
     xlabels = dict(zip(GENERATORS, ("input dimension N (D = N/2)", "pixels N (D = 100)"), strict=True))

@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
+from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
-    child_seeds,
     face_generator,
     figure,
     main,
     save,
-    write_csv,
 )
 
 __all__ = ["ETA", "K", "M", "REL_TOL", "Z_TOL", "Panel", "run"]
@@ -89,6 +89,22 @@ class Panel(FigureResult):
     agree: bool
     covariances: str
 
+    def tables(self) -> dict[str, dict]:
+        """Flat tables: ``"times"``, one row per output time (the figure's CSV): ``generator``, ``N``, ``D``,
+        ``t``, ``ode``, ``sgd_mean``, ``sgd_se``, ``z`` (NaN at times without spread, e.g. ``t = 0``),
+        ``sgd_mc_mean``, ``sgd_mc_se``, ``runs``, ``covariances``, ``agree``. The runs themselves are in
+        ``ode.to_dict()``, ``average.to_dict()`` and each ``sgd[i].to_dict()``."""
+        n = self.ode.t.size
+        spread = self.se > 1e-12 * self.mean
+        z = np.full(n, np.nan)
+        z[spread] = (self.mean[spread] - self.ode.eps_g[spread]) / self.se[spread]
+        return {"times": {"generator": np.full(n, self.name), "N": np.full(n, self.N), "D": np.full(n, self.D),
+                          "t": np.asarray(self.ode.t, dtype=float), "ode": np.asarray(self.ode.eps_g, dtype=float),
+                          "sgd_mean": np.asarray(self.mean, dtype=float), "sgd_se": np.asarray(self.se, dtype=float),
+                          "z": z, "sgd_mc_mean": np.asarray(self.mc_mean, dtype=float),
+                          "sgd_mc_se": np.asarray(self.mc_se, dtype=float), "runs": np.full(n, len(self.sgd)),
+                          "covariances": np.full(n, self.covariances), "agree": np.full(n, self.agree)}}
+
 
 def _settings(quick: bool) -> dict:
     if quick:
@@ -102,7 +118,7 @@ def _panel(name, gen, omega, phi, mean, cov_text, cfg, seed, progress) -> Panel:
     from dynamics import Setup, Student, integrate, simulate_sgd_seeds
     from spectra.teachers import CommitteeTeacher
 
-    s_teacher, s_student, s_sgd = child_seeds(seed, 3)
+    s_teacher, s_student, s_sgd = seed_sequence(seed).spawn(3)
     N, D = gen.output_dim, gen.latent_dim
     teacher = CommitteeTeacher.random(M, D, activation="erf_sqrt2", seed=s_teacher)
     student = Student.random(K, N, seed=s_student, activation="erf_sqrt2")
@@ -162,7 +178,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    seeds = child_seeds(seed, 8)
+    seeds = seed_sequence(seed).spawn(8)
     panels: dict[str, Panel] = {}
     print(f"K = {K}, M = {M}, eta = {ETA}, erf(z/sqrt 2) units, both layers trained; eps_g = 1/2 E[(yhat - y)^2] "
           f"(with the 1/2); {cfg['n_runs']} SGD runs per generator; criterion |SGD - ODE| <= {Z_TOL:g} SE + "
@@ -184,26 +200,22 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0, prog
     face = face_generator(quick=quick, enabled=face)
     if face is not None:
         face_cfg = {**cfg, "n_runs": 3, "n_test": 1_000, "times": np.array([0.0, 0.5, 1.0, 2.0, 3.0, 5.0])}
-        sub = child_seeds(seeds[7], 2)
+        sub = seed_sequence(seeds[7]).spawn(2)
         panels["face-dcgan"] = _panel("face-dcgan", face, *_estimated(face, 30_000, sub[0], progress),
                                       face_cfg, sub[1], progress)
 
-    rows = []
     for name, pnl in panels.items():
         print(f"\n{name}: N = {pnl.N}, D = {pnl.D}, covariances {pnl.covariances}")
         print(f"  {'t':>6s} {'ODE':>9s} {'SGD mean':>9s} {'SE':>8s} {'z':>6s} {'SGD MC':>9s} {'MC SE':>8s}")
+        zs = pnl.to_dict()["z"]
         for i, t in enumerate(pnl.ode.t):
-            z = (pnl.mean[i] - pnl.ode.eps_g[i]) / pnl.se[i] if pnl.se[i] > 1e-12 * pnl.mean[i] else float("nan")
-            print(f"  {t:6.2f} {pnl.ode.eps_g[i]:9.5f} {pnl.mean[i]:9.5f} {pnl.se[i]:8.1e} {z:+6.2f} "
+            print(f"  {t:6.2f} {pnl.ode.eps_g[i]:9.5f} {pnl.mean[i]:9.5f} {pnl.se[i]:8.1e} {zs[i]:+6.2f} "
                   f"{pnl.mc_mean[i]:9.5f} {pnl.mc_se[i]:8.1e}")
-            rows.append({"generator": name, "N": pnl.N, "D": pnl.D, "t": float(t), "ode": float(pnl.ode.eps_g[i]),
-                         "sgd_mean": float(pnl.mean[i]), "sgd_se": float(pnl.se[i]), "z": float(z),
-                         "sgd_mc_mean": float(pnl.mc_mean[i]), "sgd_mc_se": float(pnl.mc_se[i]),
-                         "runs": len(pnl.sgd), "covariances": pnl.covariances})
         print(f"  max |SGD - ODE|/ODE = {pnl.max_rel_gap:.3%}, max |z| (t > 0) = {pnl.max_z:.2f}, "
               f"max |MC - order-parameter eps_g| = {pnl.max_mc_gap:.2e}; {'agree' if pnl.agree else 'DISAGREE'}")
-    csv_path = write_csv(out / "online_sgd.csv", rows, {"figure": 2, "K": K, "M": M, "eta": ETA, "seed": seed,
-                                                        "quick": quick, "eps_g": "1/2 E[(yhat - y)^2] (with the 1/2)"})
+    csv_path = write_csv(out / "online_sgd.csv", concat([p.to_dict() for p in panels.values()]),
+                         {"figure": 2, "K": K, "M": M, "eta": ETA, "seed": seed, "quick": quick,
+                          "eps_g": "1/2 E[(yhat - y)^2] (with the 1/2)"})
 
     fig, axes = figure(1, len(panels), width=3.9)
     for ax, (name, pnl) in zip(axes[0], panels.items(), strict=True):

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gaussequiv.seeding import seed_sequence
+from gaussequiv.tables import concat, write_csv
 from paper_figures._common import (
     FigureResult,
-    child_seeds,
     figure,
     main,
     save,
-    write_csv,
 )
 
 __all__ = ["N_LEADING", "Z_TOL", "SpectraResult", "run"]
@@ -68,6 +68,23 @@ class SpectraResult(FigureResult):
     half_spread: dict
     png: Path
     csv: Path
+
+    def tables(self) -> dict[str, dict]:
+        """Flat tables: ``"eigenvalues"``, one row per (generator, features, rank) with ``eigenvalue`` (the
+        figure's CSV); ``"exact"``, one row per leading exact eigenvector (``index``, ``exact_rel``,
+        ``exact_z``, ``sorted_rel``; empty when the sign identity estimate was not run); ``"half_spread"``,
+        one row per (generator, features)."""
+        return {"eigenvalues": _eigen_table(self.eigenvalues),
+                "exact": {"index": np.arange(self.exact_rel.size), "exact_rel": np.asarray(self.exact_rel, float),
+                          "exact_z": np.asarray(self.exact_z, float), "sorted_rel": np.asarray(self.sorted_rel, float)},
+                "half_spread": concat([{"half_spread": [v]} for v in self.half_spread.values()],
+                                      [{"generator": g, "features": f} for g, f in self.half_spread])}
+
+
+def _eigen_table(eigenvalues: dict) -> dict:
+    """One row per (generator, features, rank): the eigenvalues, descending."""
+    return concat([{"rank": np.arange(1, ev.size + 1), "eigenvalue": np.asarray(ev, dtype=float)}
+                   for ev in eigenvalues.values()], [{"generator": g, "features": f} for g, f in eigenvalues])
 
 
 def _settings(quick: bool) -> dict:
@@ -113,14 +130,14 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = _settings(quick)
-    s_sign, s_rnd, s_fash = child_seeds(seed, 3)
+    s_sign, s_rnd, s_fash = seed_sequence(seed).spawn(3)
     # each kind of object draws from its own stream of a seed (gaussequiv.seeding), so the generator's weights,
     # its pilot mean, teacher, features and estimates may all take children of the same root
     gens = {"single-layer sign": (SingleLayer(cfg["N_sign"] // 2, cfg["N_sign"], "sign", seed=s_sign), s_sign),
             "random DCGAN": (DCGAN.random(s_rnd, channels=1, image_size=cfg["image_size"], ngf=cfg["ngf"]), s_rnd),
             "fashion-dcgan": (pretrained("fashion-dcgan"), s_fash)}
 
-    eig, spread, rows = {}, {}, []
+    eig, spread = {}, {}
     exact_z = exact_rel = sorted_rel = np.array([])
     for gname, (gen, s) in gens.items():
         s_mean, s_teacher, s_rf, s_learn, s_est = s.spawn(6)[1:]
@@ -159,10 +176,7 @@ def run(out: str | Path = "figures", *, quick: bool = False, seed: int = 0,
                       f"errors {np.round(exact_rel, 4).tolist()}, Monte Carlo error {mc_err:.2%}, max |z| = "
                       f"{np.max(np.abs(exact_z)):.2f} ({'agree' if ok else 'DISAGREE'}, criterion {Z_TOL:g}); "
                       f"sorted sample eigenvalues sit {np.mean(sorted_rel):+.2%} (mean) from the exact ones")
-    for (gname, fname), ev in eig.items():
-        rows += [{"generator": gname, "features": fname, "rank": i + 1, "eigenvalue": float(v)}
-                 for i, v in enumerate(ev)]
-    csv_path = write_csv(out / "spectra.csv", rows, {"figure": 4, "seed": seed, "quick": quick})
+    csv_path = write_csv(out / "spectra.csv", _eigen_table(eig), {"figure": 4, "seed": seed, "quick": quick})
 
     fig, axes = figure(1, len(gens), width=4.0)
     styles = {"identity": ("C0", "-"), "identity (exact)": ("k", ":"), "ReLU random features": ("C1", "-"),

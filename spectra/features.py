@@ -10,13 +10,9 @@ on the centred ``x = G(c) - mu_x``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
-from scipy import special
 
-from gaussequiv.checks import integer
+from gaussequiv import checks
 from gaussequiv.seeding import SeedLike, rng, stream
 from spectra._util import check_batch
 from spectra.activations import get_activation
@@ -59,19 +55,14 @@ class FeatureMap:
 def _input_mean(mean, dim: int) -> np.ndarray | None:
     if mean is None:
         return None
-    m = np.asarray(mean, dtype=float)
-    if m.shape != (dim,):
-        raise ValueError(f"input_mean must have shape ({dim},), got {m.shape}")
-    if not np.all(np.isfinite(m)):
-        raise ValueError("input_mean contains NaN or inf")
-    return m
+    return np.array(checks.vector("input_mean", mean, size=dim))  # a copy: the map is fixed once built
 
 
 class Identity(FeatureMap):
     """The identity map ``v = x`` (the student sees the generator output)."""
 
     def __init__(self, dim: int):
-        self.input_dim = self.output_dim = integer("dim", dim)
+        self.input_dim = self.output_dim = checks.integer("dim", dim)
         self.name = "identity"
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
@@ -82,11 +73,7 @@ class RandomFeatures(FeatureMap):
     r"""Random features :math:`v = \sigma(W (x - \mu)/\sqrt{N})`, :math:`W_{ij} \sim N(0, 1)`, shape (p, N)."""
 
     def __init__(self, weights, activation: str = "erf", input_mean=None):
-        w = np.array(weights, dtype=float)
-        if w.ndim != 2:
-            raise ValueError(f"weights must be a 2-d array of shape (p, N), got shape {w.shape}")
-        if not np.all(np.isfinite(w)):
-            raise ValueError("weights contain NaN or inf")
+        w = np.array(checks.matrix("weights", weights))  # a copy: made read-only below, never the caller's
         w.setflags(write=False)
         self.weights = w
         self.output_dim, self.input_dim = w.shape
@@ -111,14 +98,10 @@ class RandomFourierFeatures(FeatureMap):
     """
 
     def __init__(self, weights, offsets, bandwidth: float = 1.0, input_mean=None):
-        w = np.array(weights, dtype=float)
-        b = np.array(offsets, dtype=float)
-        if w.ndim != 2 or b.shape != (w.shape[0],):
-            raise ValueError(f"weights must have shape (p, N) and offsets shape (p,), got {w.shape} and "
-                             f"{b.shape}")
-        if not (np.isfinite(bandwidth) and bandwidth > 0):
-            raise ValueError(f"bandwidth must be finite and > 0, got {bandwidth}")
-        self.weights, self.offsets, self.bandwidth = w, b, float(bandwidth)
+        w = np.array(checks.matrix("weights", weights))
+        b = np.array(checks.vector("offsets", offsets, size=w.shape[0]))
+        bandwidth = checks.real("bandwidth", bandwidth, low=0.0, low_open=True)
+        self.weights, self.offsets, self.bandwidth = w, b, bandwidth
         self.output_dim, self.input_dim = w.shape
         self.input_mean = _input_mean(input_mean, self.input_dim)
         self._wt32 = np.ascontiguousarray(w.T / (np.sqrt(self.input_dim) * self.bandwidth), dtype=np.float32)
@@ -132,17 +115,8 @@ class RandomFourierFeatures(FeatureMap):
         return np.float32(np.sqrt(2.0)) * np.cos(x @ self._wt32 + self._b32)
 
 
-@dataclass(frozen=True)
-class _Deriv:
-    f: Callable[[np.ndarray], np.ndarray]
-    df: Callable[[np.ndarray], np.ndarray]
-
-
-_DERIVS = {
-    "erf": _Deriv(special.erf, lambda z: (2 / np.sqrt(np.pi)) * np.exp(-z * z)),
-    "tanh": _Deriv(np.tanh, lambda z: 1 - np.tanh(z) ** 2),
-    "relu": _Deriv(lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
-}
+#: Activations :func:`learn_features` trains with (differentiable, gradients from ``Activation.dg``).
+LEARNED_ACTIVATIONS = ("erf", "tanh", "relu")
 
 
 class LearnedFeatures(RandomFeatures):
@@ -174,8 +148,8 @@ def generator_mean(generator, n_samples: int = 10_000, seed: SeedLike = 0, batch
     >>> mu.shape
     (8,)
     """
-    n_samples = integer("n_samples", n_samples)
-    batch_size = integer("batch_size", batch_size)
+    n_samples = checks.integer("n_samples", n_samples)
+    batch_size = checks.integer("batch_size", batch_size)
     draw = rng(seed, "features.generator_mean")
     total = np.zeros(generator.output_dim)
     for start in range(0, n_samples, batch_size):
@@ -226,7 +200,7 @@ def random_features(input_dim: int, p: int, activation: str = "erf", seed: SeedL
     array([[0., 0., 0.],
            [0., 0., 0.]], dtype=float32)
     """
-    N, p = integer("input_dim", input_dim), integer("p", p)
+    N, p = checks.integer("input_dim", input_dim), checks.integer("p", p)
     w = rng(seed, "features.random").standard_normal((p, N))
     return RandomFeatures(w, activation, input_mean)
 
@@ -247,7 +221,7 @@ def random_fourier_features(input_dim: int, p: int, bandwidth: float = 1.0, seed
     >>> round(float((rff(x) ** 2).sum()) / 2000, 1)   # k(x, x) = 1
     1.0
     """
-    N, p = integer("input_dim", input_dim), integer("p", p)
+    N, p = checks.integer("input_dim", input_dim), checks.integer("p", p)
     ss = stream(seed, "features.fourier").spawn(2)
     w = np.random.default_rng(ss[0]).standard_normal((p, N))
     b = np.random.default_rng(ss[1]).uniform(0, 2 * np.pi, p)
@@ -294,14 +268,11 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     >>> bool(feats.train_loss[-1] < feats.train_loss[0])
     True
     """
-    p, n_train = integer("p", p), integer("n_train", n_train, minimum=2)
-    steps = integer("steps", steps)
-    log_every = integer("log_every", log_every)
-    if activation not in _DERIVS:
-        raise ValueError(f"activation must be one of {sorted(_DERIVS)} for learned features, got {activation!r}")
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
-    d = _DERIVS[activation]
+    p, n_train = checks.integer("p", p), checks.integer("n_train", n_train, minimum=2)
+    steps = checks.integer("steps", steps)
+    log_every = checks.integer("log_every", log_every)
+    act = get_activation(activation, LEARNED_ACTIVATIONS)
+    learning_rate = checks.real("learning_rate", learning_rate, low=0.0, low_open=True)
     s_data, s_w, s_a = stream(seed, "features.learned").spawn(3)
     c = np.random.default_rng(s_data).standard_normal((n_train, generator.latent_dim))
     x = np.asarray(generator(c), dtype=float)
@@ -318,14 +289,14 @@ def learn_features(generator, teacher, p: int, n_train: int, *, activation: str 
     losses = []
     for step in range(steps + 1):
         z = xs @ w.T
-        h = d.f(z)
+        h = act(z)
         resid = h @ a / np.sqrt(p) - y
         if step % log_every == 0 or step == steps:
             losses.append(0.5 * float(resid @ resid) / n_train)
         if step == steps:
             break
         grad_a = h.T @ resid / (n_train * np.sqrt(p))
-        grad_z = (resid[:, None] * a[None, :] / np.sqrt(p)) * d.df(z)
+        grad_z = (resid[:, None] * a[None, :] / np.sqrt(p)) * act.dg(z)
         grad_w = grad_z.T @ xs / n_train
         a = a - learning_rate * grad_a
         w = w - learning_rate * p * grad_w

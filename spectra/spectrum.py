@@ -21,11 +21,6 @@ BOUND_TOL = 1e-8
 TeacherKind = Literal["fixed", "averaged"]
 
 
-def _as_matrix(name: str, value, shape: tuple[int | None, int | None] = (None, None)) -> np.ndarray:
-    """:func:`gaussequiv.checks.matrix` (float64), kept under this name for modules that import it from here."""
-    return checks.matrix(name, value, shape)
-
-
 def _precision(*arrays: np.ndarray) -> float:
     """Machine epsilon of the least precise floating input (float64's for integer or float64 input)."""
     return max([float(np.finfo(a.dtype).eps) for a in arrays if a.dtype.kind == "f"] + [float(np.finfo(float).eps)])

@@ -22,7 +22,7 @@ error is ``arccos(m/sqrt(rho q))/pi`` (classification) or ``rho + q - 2m`` (regr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from gaussequiv import checks, seeding
 from gaussequiv.seeding import SeedLike
 from replica import Channel
 from replica.bayes import output_channel
-from validation.simulate import sample_labels
+from validation.simulate import _PerSeed, sample_labels
 
 __all__ = ["GampResult", "AmpSimulation", "gamp", "simulate_amp"]
 
@@ -68,8 +68,31 @@ class GampResult:
     q_history: np.ndarray
 
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """A flat table, one row per weight: equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).
+
+        Columns: ``index``, ``estimate``, ``variance``, and ``iterations``, ``converged``, ``status``,
+        ``residual`` repeated on every row. The per-iteration ``q_history`` has its own table,
+        :meth:`history`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from replica import Channel
+        >>> rng = np.random.default_rng(0)
+        >>> res = gamp(rng.standard_normal((60, 20)), rng.standard_normal(60), np.ones(20), Channel.linear(1.0))
+        >>> {k: len(v) for k, v in res.to_dict().items()} == dict.fromkeys(res.to_dict(), 20)
+        True
+        """
+        r = self.estimate.size
+        out = {"index": np.arange(r), "estimate": np.asarray(self.estimate, dtype=float),
+               "variance": np.asarray(self.variance, dtype=float)}
+        out.update({name: np.full(r, getattr(self, name)) for name in ("iterations", "converged", "status",
+                                                                          "residual")})
+        return out
+
+    def history(self) -> dict:
+        """A flat table, one row per iteration: ``iteration`` (from 1) and ``q`` (``|b_t|^2/p``)."""
+        return {"iteration": np.arange(1, self.q_history.size + 1), "q": np.asarray(self.q_history, dtype=float)}
 
 
 def gamp(design, y, prior_variance, channel: Channel, *, p: int | None = None, noise: float = 0.0,
@@ -158,8 +181,11 @@ def gamp(design, y, prior_variance, channel: Channel, *, p: int | None = None, n
 
 
 @dataclass(frozen=True, eq=False)
-class AmpSimulation:
+class AmpSimulation(_PerSeed):
     """Per-seed measurements of GAMP on the Gaussian covariate model (arrays of shape ``(points, seeds)``).
+
+    :meth:`mean`, :meth:`se` and :attr:`status` are those of :class:`validation.SimulationResult`: a point where
+    any seed's run did not converge has NaN mean and standard error and status ``"not_converged"``.
 
     Attributes
     ----------
@@ -200,31 +226,31 @@ class AmpSimulation:
     iterations: np.ndarray
     converged: np.ndarray
 
-    @property
-    def status(self) -> np.ndarray:
-        """``"converged"`` or ``"not_converged"`` per alpha (all seeds must converge)."""
-        return np.where(self.converged.all(axis=1), "converged", "not_converged")
-
-    def mean(self, quantity: str) -> np.ndarray:
-        """Mean over seeds per alpha (NaN where a run did not converge)."""
-        vals = self._values(quantity)
-        return np.where(self.converged.all(axis=1), vals.mean(axis=1), np.nan)
-
-    def se(self, quantity: str) -> np.ndarray:
-        """Standard error of the mean over seeds (``std(ddof=1)/sqrt(seeds)``; NaN with one seed)."""
-        vals = self._values(quantity)
-        if self.seeds < 2:
-            return np.full(len(self.alphas), np.nan)
-        return np.where(self.converged.all(axis=1), vals.std(axis=1, ddof=1) / np.sqrt(self.seeds), np.nan)
-
     def _values(self, quantity: str) -> np.ndarray:
         if quantity not in _QUANTITIES:
             raise ValueError(f"unknown quantity {quantity!r}; choose from {', '.join(_QUANTITIES)}")
         return np.asarray(getattr(self, quantity), dtype=float)
 
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """A flat table, one row per (point, seed): equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).
+
+        Columns: ``point``, ``alpha``, ``n``, ``seed`` (repetition index), ``rho``, ``rho_lin``,
+        ``test_error``, ``mse_weights``, ``q``, ``m``, ``iterations``, ``converged``, ``status`` (of the point),
+        and the constants ``p``, ``k``, ``seeds``, ``channel``, ``classification`` repeated on every row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from replica import Channel
+        >>> sim = simulate_amp(np.eye(20), np.eye(20), np.eye(20), Channel.sign(), [1.0, 2.0], seeds=3, seed=0)
+        >>> table = sim.to_dict()
+        >>> {len(v) for v in table.values()}, table["seed"].tolist()
+        ({6}, [0, 1, 2, 0, 1, 2])
+        """
+        per_run = {name: np.asarray(getattr(self, name), dtype=float) for name in _QUANTITIES[-2:] + _QUANTITIES[:-2]}
+        per_run["iterations"] = np.asarray(self.iterations, dtype=int)
+        return self._table({"alpha": self.alphas, "n": self.n}, {}, per_run,
+                           ("p", "k", "seeds", "channel", "classification"))
 
 
 def _joint_root(omega: np.ndarray, phi: np.ndarray, psi: np.ndarray) -> np.ndarray:

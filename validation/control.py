@@ -26,8 +26,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from gaussequiv import checks
 from spectra.generators import Generator
-from spectra.spectrum import _as_matrix
 from spectra.teachers import LinearTeacher
 from validation.simulate import Covariances
 
@@ -138,14 +138,14 @@ def gaussian_control(covariances, theta) -> GaussianControl:
     if isinstance(theta, LinearTeacher):
         theta = theta.theta
     precision = _precision(covariances)
-    omega = _as_matrix("omega", getattr(covariances, "omega", None), (None, None))
+    omega = checks.matrix("omega", getattr(covariances, "omega", None), (None, None))
     p = omega.shape[0]
     if omega.shape != (p, p):
         raise ValueError(f"omega must be square (p, p), got shape {omega.shape}")
-    phi = _as_matrix("phi", getattr(covariances, "phi", None), (p, None))
+    phi = checks.matrix("phi", getattr(covariances, "phi", None), (p, None))
     k = phi.shape[1]
     psi = getattr(covariances, "psi", None)
-    psi = np.eye(k) if psi is None else _as_matrix("psi", psi, (k, k))
+    psi = np.eye(k) if psi is None else checks.matrix("psi", psi, (k, k))
     theta = np.asarray(theta, dtype=np.float64)
     if theta.shape != (k,) or not np.all(np.isfinite(theta)):
         raise ValueError(f"theta must be a finite vector of length k = phi.shape[1] = {k}, got shape {theta.shape}")

@@ -36,7 +36,7 @@ is one unit of the generator: for a sign generator a ``+-1`` variable, which no 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special, stats
@@ -141,6 +141,9 @@ class EquivalenceResult:
     generator : str
     floor_repeats : int
         Gaussian samples behind ``floor`` and ``floor_sd``.
+
+    A size that cannot be computed (e.g. a degenerate covariance of the fields) raises an error, so every size
+    is computed; :attr:`status` also checks that every statistic came out finite.
     """
 
     sizes: np.ndarray
@@ -161,9 +164,44 @@ class EquivalenceResult:
     generator: str
     floor_repeats: int
 
+    @property
+    def status(self) -> str:
+        """``"converged"``: every size was computed and all its statistics (distance, floor, floor_sd and the
+        gaps with their standard errors) are finite; ``"incomplete"`` otherwise (e.g. a generator that returned
+        NaN made a statistic NaN: that size carries no information)."""
+        per_size = (self.distance, self.floor, self.floor_sd, self.erf_gap, self.erf_gap_se, self.eg_gap,
+                    self.eg_gap_se)
+        return "converged" if all(np.all(np.isfinite(a)) for a in per_size) else "incomplete"
+
+    @property
+    def converged(self) -> bool:
+        """True iff :attr:`status` is ``"converged"``."""
+        return self.status == "converged"
+
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """A flat table, one row per size: equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).
+
+        Columns: ``size``, ``latent_dim``, ``feature_dim``, ``distance``, ``floor``, ``floor_sd``,
+        ``floor_z``, ``erf_gap``, ``erf_gap_se``, ``eg_gap``, ``eg_gap_se``, and ``n_samples``, ``slope``,
+        ``excess_slope``, ``exact``, ``weights``, ``generator``, ``floor_repeats``, ``status``, ``converged``
+        repeated on every row.
+
+        Examples
+        --------
+        >>> res = gaussian_equivalence("sign", n_samples=500, sizes=(20, 40), n_directions=10, floor_repeats=2)
+        >>> table = res.to_dict()
+        >>> {len(v) for v in table.values()}, table["size"].tolist(), res.status
+        ({2}, [20, 40], 'converged')
+        """
+        n = self.sizes.size
+        out = {"size": np.asarray(self.sizes, dtype=int), "latent_dim": np.asarray(self.latent_dims, dtype=int),
+               "feature_dim": np.asarray(self.feature_dims, dtype=int)}
+        for name in ("distance", "floor", "floor_sd", "floor_z", "erf_gap", "erf_gap_se", "eg_gap", "eg_gap_se"):
+            out[name] = np.asarray(getattr(self, name), dtype=float)
+        out.update({name: np.full(n, getattr(self, name)) for name in (
+            "n_samples", "slope", "excess_slope", "exact", "weights", "generator", "floor_repeats", "status",
+            "converged")})
+        return out
 
     def floor_bound(self, alpha: float = 1e-6) -> np.ndarray:
         r"""Per size, the distance an exactly Gaussian law of the fields stays below with probability

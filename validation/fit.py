@@ -16,7 +16,8 @@ on centred features ``v`` (rows of an ``(n, p)`` array). The ``1/sqrt(p)`` is ap
   ``|w - w*| <= |grad F(w)|/lam``: the fit is declared converged only when this certified bound is below
   ``tol * max(1, |w|)``;
 * hinge loss: its dual, a box-constrained concave quadratic, solved by L-BFGS-B (:func:`fit_hinge`);
-  converged when the relative duality gap is below ``tol``.
+  converged when the relative duality gap ``(P - D)/max(1, |P|)`` is below ``tol`` (so for the hinge ``tol``
+  bounds a duality gap, not a weight error).
 
 A fit that does not meet its criterion comes back with ``converged=False`` (never silently).
 :func:`fit_path` fits one training set at many ``lam`` (a lambda path).
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+
+from gaussequiv import checks
 
 __all__ = ["Fit", "design", "ridge_path", "fit_ridge", "fit_smooth", "fit_hinge", "fit", "fit_path"]
 
@@ -91,21 +94,9 @@ def design(v, p: int | None = None) -> np.ndarray:
 
 
 def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (n, p) and y (n,), got {X.shape} and {y.shape}")
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ValueError("X or y contains NaN or inf")
-    return X, y
-
-
-def _check_lam(lam, allow_zero: bool) -> float:
-    lam = float(lam)
-    if not np.isfinite(lam) or lam < 0 or (lam == 0 and not allow_zero):
-        need = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"lam must be finite and {need}, got {lam}")
-    return lam
+    """``X`` as a finite float64 ``(n, p)`` matrix and ``y`` as a finite vector of length ``n``."""
+    X = checks.matrix("X", X)
+    return X, checks.vector("y", y, size=X.shape[0])
 
 
 def ridge_path(X, y, lams) -> tuple[np.ndarray, str]:
@@ -131,9 +122,7 @@ def ridge_path(X, y, lams) -> tuple[np.ndarray, str]:
            [0.5, 1. , 1.5]])
     """
     X, y = _check_xy(X, y)
-    lams = np.atleast_1d(np.asarray(lams, dtype=float))
-    for lam in lams:
-        _check_lam(lam, allow_zero=True)
+    lams = checks.grid("lams", lams, low=0.0)
     n, p = X.shape
     if p <= n:
         s, e = np.linalg.eigh(X.T @ X)
@@ -195,7 +184,7 @@ def fit_ridge(X, y, lam: float, *, tol: float = 1e-6) -> Fit:
     (array([1., 2.]), 'ridge-primal', True)
     """
     X, y = _check_xy(X, y)
-    lam = _check_lam(lam, allow_zero=True)
+    lam = checks.real("lam", lam, low=0.0)
     n, p = X.shape
     if lam > 0:
         primal = p <= n
@@ -261,7 +250,7 @@ def fit_smooth(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6, max_iter: 
     from scipy.optimize import minimize  # here: scipy.optimize is not loaded with validation (issue 13)
 
     X, y = _check_xy(X, y)
-    lam = _check_lam(lam, allow_zero=False)
+    lam = checks.real("lam", lam, low=0.0, low_open=True)
     p = X.shape[1]
     w = np.zeros(p) if w0 is None else np.array(w0, dtype=float)
     if w.shape != (p,) or not np.all(np.isfinite(w)):
@@ -297,6 +286,22 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
     :math:`w = X^\top(a\circ y)/\lambda`; it is solved by L-BFGS-B. Converged when the relative duality gap
     ``(P(w) - D(a))/max(1, |P(w)|)`` is below ``tol``, a certificate that does not rely on the optimiser.
 
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+        Design matrix (already scaled, see :func:`design`).
+    y : ndarray, shape (n,)
+        Labels ``-1`` and ``+1``.
+    lam : float
+        Penalty ``> 0``.
+    a0 : ndarray, shape (n,), optional
+        Dual warm start (clipped to ``[0, 1]``).
+    tol : float
+        Target of the relative duality gap (default 1e-8). Because ``P`` is ``lam``-strongly convex, the gap
+        also bounds the weights: ``|w - w*|^2 <= 2 (P - D)/lam``.
+    max_iter : int
+        L-BFGS-B iterations.
+
     Examples
     --------
     >>> import numpy as np
@@ -309,7 +314,7 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
     from scipy.optimize import minimize  # here: scipy.optimize is not loaded with validation (issue 13)
 
     X, y = _check_xy(X, y)
-    lam = _check_lam(lam, allow_zero=False)
+    lam = checks.real("lam", lam, low=0.0, low_open=True)
     if not np.all(np.abs(y) == 1):
         raise ValueError("the hinge loss needs labels y in {-1, +1}")
     n = X.shape[0]
@@ -348,6 +353,13 @@ def fit_hinge(X, y, lam: float, *, a0=None, tol: float = 1e-8, max_iter: int = 5
 def fit(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6) -> Fit:
     """Fit by the route the loss needs: ridge (Cholesky), hinge dual, or L-BFGS for smooth losses.
 
+    ``tol`` reaches every route and bounds its certificate
+    (:attr:`Fit.certificate`): the certified relative weight error ``|grad F(w)|/(lam max(1, |w|))`` for the
+    square and smooth losses (:func:`fit_ridge`, :func:`fit_smooth`), the relative duality gap
+    ``(P - D)/max(1, |P|)`` for the hinge (:func:`fit_hinge`). ``w0`` warm-starts the smooth losses; the
+    hinge's dual starts from ``a = 1/2`` (a dual start read off the primal ``w0``'s margins was measured to
+    leave L-BFGS-B further from the optimum at small ``lam``, so it is not used).
+
     Examples
     --------
     >>> import numpy as np
@@ -359,7 +371,7 @@ def fit(loss, X, y, lam: float, *, w0=None, tol: float = 1e-6) -> Fit:
         return fit_ridge(X, y, lam, tol=tol)
     route = _NONSMOOTH.get(getattr(loss, "name", None))
     if route is not None:
-        return route(X, y, lam)
+        return route(X, y, lam, tol=tol)
     return fit_smooth(loss, X, y, lam, w0=w0, tol=tol)
 
 
@@ -377,7 +389,7 @@ def fit_path(loss, X, y, lams, *, w0=None, tol: float = 1e-6) -> list[Fit]:
     >>> [f.w.tolist() for f in fit_path(Loss.square(), np.eye(2), np.array([2.0, 4.0]), [1.0, 3.0])]
     [[1.0, 2.0], [0.5, 1.0]]
     """
-    lams = np.atleast_1d(np.asarray(lams, dtype=float))
+    lams = checks.grid("lams", lams, low=0.0)
     if getattr(loss, "is_square", False) and lams.size > 1:
         X, y = _check_xy(X, y)
         W, method = ridge_path(X, y, lams)

@@ -23,13 +23,14 @@ confidence interval from the order statistics (:meth:`SeparabilityResult.median_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
 from tqdm.auto import tqdm
 
 from gaussequiv import checks, seeding
+from gaussequiv.progress import show as show_progress
 from gaussequiv.seeding import SeedLike
 
 __all__ = ["SeparabilityResult", "is_separable", "simulate_separability"]
@@ -113,6 +114,10 @@ class SeparabilityResult:
     channel : str
     lp_solves : int
         Linear programs solved.
+
+    A linear program that HiGHS does not solve raises ``RuntimeError`` (no result is returned), so every
+    bisection closes; :attr:`status` says whether every critical size is exact (``"converged"``) or some draws
+    are censored at ``n_max`` (``"censored"``: raise ``alpha_max``).
     """
 
     n_critical: np.ndarray
@@ -124,6 +129,19 @@ class SeparabilityResult:
     rho_lin: float
     channel: str
     lp_solves: int
+
+    @property
+    def status(self) -> str:
+        """``"converged"``: every draw's critical size is exact (its bisection closed below ``n_max``);
+        ``"censored"``: some draws were still separable at ``n_max``, so their critical size is only a lower
+        bound (:meth:`fraction` stays exact up to ``alpha = n_max/p``; :meth:`median` is inf when more than
+        half of the draws are censored)."""
+        return "censored" if bool(np.any(self.censored)) else "converged"
+
+    @property
+    def converged(self) -> bool:
+        """True iff :attr:`status` is ``"converged"`` (no censored draw)."""
+        return self.status == "converged"
 
     @property
     def draws(self) -> int:
@@ -173,8 +191,30 @@ class SeparabilityResult:
         return np.where(self.censored, np.inf, self.critical_alpha)
 
     def to_dict(self) -> dict:
-        """All fields as a plain dictionary."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """A flat table, one row per draw: equal-length 1-d numpy arrays (``pandas.DataFrame``-ready).
+
+        Columns: ``draw``, ``n_critical``, ``critical_alpha``, ``censored``, and ``p``, ``rank``, ``n_max``,
+        ``rho``, ``rho_lin``, ``channel``, ``lp_solves``, ``status``, ``converged`` (of the result) repeated
+        on every row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from spectra import Spectrum
+        >>> from replica import Channel
+        >>> spec = Spectrum.from_arrays(np.ones(10), np.zeros(10), rho=1.0, gamma=1.0)
+        >>> table = simulate_separability(spec, Channel.sign(), alpha_max=4.0, draws=3, seed=0).to_dict()
+        >>> {len(v) for v in table.values()}, table["draw"].tolist()
+        ({3}, [0, 1, 2])
+        """
+        r = self.draws
+        out = {"draw": np.arange(r), "n_critical": np.asarray(self.n_critical, dtype=int),
+               "critical_alpha": np.asarray(self.critical_alpha, dtype=float),
+               "censored": np.asarray(self.censored, dtype=bool)}
+        out.update({name: np.full(r, getattr(self, name)) for name in ("p", "rank", "n_max", "rho", "rho_lin",
+                                                                          "channel", "lp_solves", "status",
+                                                                          "converged")})
+        return out
 
 
 def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 40, seed: SeedLike,
@@ -197,8 +237,9 @@ def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 4
     rank_rtol : float, optional
         Eigenvalues ``s_i <= rank_rtol * max(s)`` are treated as zero (default ``p * eps``, as
         :func:`replica.separability_threshold`).
-    progress : bool, optional
-        Progress bar over draws.
+    progress : bool or None
+        tqdm bar over draws. None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------
@@ -244,8 +285,8 @@ def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 4
     n_crit = np.zeros(draws, dtype=int)
     censored = np.zeros(draws, dtype=bool)
     solves = 0
-    for i in tqdm(range(draws), desc="separability", disable=progress is False, delay=0 if progress else 3.0,
-                  leave=False):
+    for i in tqdm(range(draws), desc="separability", disable=not show_progress(progress),
+                  delay=0 if progress else 3.0, leave=False):
         s_data, s_labels = children[i].spawn(2)
         rng = np.random.default_rng(s_data)
         v = rng.standard_normal((n_max, rank)) * sd

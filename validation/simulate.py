@@ -131,8 +131,51 @@ def sample_labels(channel, nu, seed: SeedLike = 0) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------- result
+class _PerSeed:
+    """Statistics over seeds shared by the results whose measurements have shape ``(points, seeds)``
+    (:class:`SimulationResult`, :class:`validation.amp.AmpSimulation`).
+
+    The class provides ``converged`` (bool, ``(points, seeds)``), ``seeds`` and ``_values(quantity)`` (the
+    ``(points, seeds)`` array of a quantity, or a ValueError naming the valid ones).
+    """
+
+    @property
+    def status(self) -> np.ndarray:
+        """``"converged"`` or ``"not_converged"`` per point (all seeds must converge)."""
+        return np.where(self.converged.all(axis=1), "converged", "not_converged")
+
+    def mean(self, quantity: str) -> np.ndarray:
+        """Mean over seeds per point (NaN where a seed's run did not converge)."""
+        vals = np.asarray(self._values(quantity), dtype=float)
+        return np.where(self.converged.all(axis=1), vals.mean(axis=1), np.nan)
+
+    def se(self, quantity: str) -> np.ndarray:
+        """Standard error of the mean over seeds (``std(ddof=1)/sqrt(seeds)``; NaN with one seed, and where a
+        seed's run did not converge)."""
+        vals = np.asarray(self._values(quantity), dtype=float)
+        if self.seeds < 2:
+            return np.full(vals.shape[0], np.nan)
+        return np.where(self.converged.all(axis=1), vals.std(axis=1, ddof=1) / np.sqrt(self.seeds), np.nan)
+
+    def _table(self, per_point: dict, per_seed: dict, per_run: dict, constants: tuple[str, ...]) -> dict:
+        """The flat table of :meth:`to_dict`: one row per (point, seed), ``point`` and ``seed`` first, then the
+        ``(points,)`` columns, the ``(seeds,)`` columns, the ``(points, seeds)`` columns, ``converged``,
+        ``status`` (of the point) and the fields named in ``constants`` repeated on every row."""
+        points, seeds = self.converged.shape
+        rows = points * seeds
+        out = {"point": np.repeat(np.arange(points), seeds)}
+        out.update({k: np.repeat(np.asarray(v), seeds) for k, v in per_point.items()})
+        out["seed"] = np.tile(np.arange(seeds), points)
+        out.update({k: np.tile(np.asarray(v), points) for k, v in per_seed.items()})
+        out.update({k: np.asarray(v).reshape(rows) for k, v in per_run.items()})
+        out["converged"] = np.asarray(self.converged, dtype=bool).reshape(rows)
+        out["status"] = np.repeat(self.status, seeds)
+        out.update({name: np.full(rows, getattr(self, name)) for name in constants})
+        return out
+
+
 @dataclass(frozen=True, eq=False)
-class SimulationResult:
+class SimulationResult(_PerSeed):
     """Per-seed measurements of ERM on generator samples, with means and standard errors over seeds.
 
     Arrays of measurements have shape ``(points, seeds)``: one point per alpha (an alpha sweep) or per lam (a
@@ -195,11 +238,6 @@ class SimulationResult:
     classification: bool = False
 
     @property
-    def status(self) -> np.ndarray:
-        """``"converged"`` or ``"not_converged"`` per point (all seeds must converge)."""
-        return np.where(self.converged.all(axis=1), "converged", "not_converged")
-
-    @property
     def quantities(self) -> tuple[str, ...]:
         """The measured quantities: :data:`QUANTITIES` without the ones that would repeat another (module
         docstring): ``test_error_noisy`` of a noiseless channel, ``train_loss`` of the square loss."""
@@ -213,19 +251,6 @@ class SimulationResult:
                    if quantity == "test_error_noisy" else "for the square loss it is 'train_error'/2")
             raise ValueError(f"{quantity!r} was not measured: {why}; choose from {self.quantities}")
         return getattr(self, quantity)
-
-    def mean(self, quantity: str) -> np.ndarray:
-        """Mean over seeds per alpha (NaN where a fit did not converge)."""
-        vals = self._values(quantity)
-        return np.where(self.converged.all(axis=1), vals.mean(axis=1), np.nan)
-
-    def se(self, quantity: str) -> np.ndarray:
-        """Standard error of the mean over seeds (``std(ddof=1)/sqrt(seeds)``; NaN with one seed)."""
-        vals = self._values(quantity)
-        if self.seeds < 2:
-            return np.full(len(self.alphas), np.nan)
-        se = vals.std(axis=1, ddof=1) / np.sqrt(self.seeds)
-        return np.where(self.converged.all(axis=1), se, np.nan)
 
     def select_seeds(self, seeds) -> SimulationResult:
         """The result restricted to some of its seeds (repetitions), in the order given.
@@ -274,43 +299,28 @@ class SimulationResult:
         >>> {len(v) for v in table.values()}, "test_error_noisy" in table
         ({6}, False)
         """
-        points, seeds = self.converged.shape
-        rows = points * seeds
-        out = {"point": np.repeat(np.arange(points), seeds), "alpha": np.repeat(self.alphas, seeds),
-               "lam": np.repeat(self.lam, seeds), "n": np.repeat(self.n, seeds),
-               "seed": np.tile(np.arange(seeds), points), "rho": np.tile(np.asarray(self.rho, dtype=float), points)}
-        for q in self.quantities:
-            out[q] = np.asarray(getattr(self, q), dtype=float).ravel()
-        out["certificate"] = np.asarray(self.certificate, dtype=float).ravel()
-        out["converged"] = np.asarray(self.converged, dtype=bool).ravel()
-        out["status"] = np.repeat(self.status, seeds)
-        for name in ("p", "k", "n_test", "seeds", "loss", "channel", "teacher", "generator", "features",
-                     "classification"):
-            out[name] = np.full(rows, getattr(self, name))
-        return out
+        per_run = {q: np.asarray(getattr(self, q), dtype=float) for q in self.quantities}
+        per_run["certificate"] = np.asarray(self.certificate, dtype=float)
+        return self._table({"alpha": self.alphas, "lam": self.lam, "n": self.n},
+                           {"rho": np.asarray(self.rho, dtype=float)}, per_run,
+                           ("p", "k", "n_test", "seeds", "loss", "channel", "teacher", "generator", "features",
+                            "classification"))
 
     def to_csv(self, path: str | os.PathLike, per_seed: bool = False, *, metadata: dict | None = None) -> None:
-        """One row per alpha (means and standard errors), or per (alpha, seed) with ``per_seed=True``, under a
-        header row (floats round-trip exactly); the sidecar ``path-metadata.json`` (:mod:`gaussequiv.tables`)
-        holds the sizes, the teacher, the estimator and ``metadata``."""
+        """One row per point (means and standard errors), or with ``per_seed=True`` the table of :meth:`to_dict`
+        (one row per (point, seed)), under a header row (floats round-trip exactly); the sidecar
+        ``path-metadata.json`` (:mod:`gaussequiv.tables`) holds the sizes, the teacher, the estimator and
+        ``metadata``."""
         from gaussequiv.tables import write_csv
 
-        quantities = self.quantities
-        points, seeds = self.converged.shape
         if per_seed:
-            table = {"alpha": np.repeat(self.alphas, seeds), "n": np.repeat(self.n, seeds),
-                     "seed": np.tile(np.arange(seeds), points)}
-            table.update({q: np.asarray(getattr(self, q), dtype=float).ravel() for q in quantities})
-            table.update(certificate=np.asarray(self.certificate, dtype=float).ravel(),
-                         converged=np.asarray(self.converged, dtype=bool).ravel(), lam=np.repeat(self.lam, seeds))
-            rows = points * seeds
+            table = self.to_dict()
         else:
             table = {"alpha": self.alphas, "n": self.n}
-            for q in quantities:
+            for q in self.quantities:
                 table[q], table[f"{q}_se"] = self.mean(q), self.se(q)
-            table.update(status=self.status, seeds=[self.seeds] * points, lam=self.lam)
-            rows = points
-        table.update(loss=[self.loss] * rows, channel=[self.channel] * rows)
+            table.update(status=self.status, seeds=[self.seeds] * len(self.alphas), lam=self.lam,
+                         loss=[self.loss] * len(self.alphas), channel=[self.channel] * len(self.alphas))
         info = {name: getattr(self, name) for name in ("p", "k", "n_test", "seeds", "loss", "channel", "teacher",
                                                        "generator", "features", "classification")}
         write_csv(path, table, {**info, "per_seed": per_seed, **(metadata or {})})
@@ -406,11 +416,13 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
         Root seed; repetition ``s`` uses child ``s`` of ``SeedSequence(seed).spawn(seeds)``, which spawns
         the teacher, the test set and one training set per alpha.
     tol : float
-        Convergence target of iterative fits (:func:`validation.fit.fit`).
+        Convergence target of the fits' certificates (:func:`validation.fit.fit`): the certified relative
+        weight error for the square and smooth losses, the relative duality gap for the hinge.
     batch_size : int
         Samples per generator call.
     progress : bool or None
-        tqdm bar over (alpha, seed); None shows it only for runs longer than a few seconds.
+        tqdm bar over (alpha, seed). None (default): only on a terminal or in a notebook
+        (:func:`gaussequiv.progress.show`), and there only once the run has lasted 3 s.
 
     Returns
     -------
@@ -487,12 +499,10 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
     if lam_path and np.ndim(alphas) > 0 and np.size(alphas) != 1:
         raise ValueError("give either a sequence of alphas with a scalar lam (an alpha sweep) or a sequence of lam "
                          "with a scalar alpha (a lambda path), not both")
-    lams = np.atleast_1d(np.asarray(lam, dtype=float))
-    if lams.ndim != 1 or lams.size == 0:
-        raise ValueError("lam must be a float or a non-empty 1-d sequence")
-    if not np.all(np.isfinite(lams)) or np.any(lams < 0) or (np.any(lams == 0) and not getattr(loss, "is_square",
-                                                                                                 False)):
-        raise ValueError(f"lam must be finite and > 0 (lam = 0 only for the square loss), got {lams.tolist()}")
+    lams = checks.grid("lam", lam, low=0.0)
+    if np.any(lams == 0) and not getattr(loss, "is_square", False):
+        raise ValueError(f"lam must be > 0 for the {getattr(loss, 'name', '?')} loss (lam = 0, the minimum-norm "
+                         f"interpolator, only for the square loss), got {lams.tolist()}")
     alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     if lam_path:
         alphas = np.full(lams.size, alphas[0])

@@ -29,4 +29,4 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     for block in _blocks():
         exec(compile(block, str(README), "exec"), namespace)
     assert (tmp_path / "logistic.png").stat().st_size > 1000
-    assert namespace["ode"].success and namespace["sim_g"].status.tolist() == ["converged"] * 3
+    assert namespace["ode"].converged and namespace["sim_g"].status.tolist() == ["converged"] * 3

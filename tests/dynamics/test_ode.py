@@ -1,5 +1,8 @@
 """The spectral ODE integrator: Saad-Solla reduction, binning, step-size convergence, breakdown."""
 
+import io
+import sys
+
 import numpy as np
 import pytest
 
@@ -41,7 +44,7 @@ def test_saad_solla_reduction_per_mode_and_one_bin(K, M, train):
     Q, R, v = classic_euler(setup.Q, setup.R, setup.T, setup.v, setup.A, setup.eta, dt, n_steps, train)
     for bins in (None, 1):
         traj = integrate(setup, n_steps * dt, times=[0.0, n_steps * dt], method="euler", dt=dt, bins=bins)
-        assert traj.success
+        assert traj.converged
         np.testing.assert_allclose(traj.Q[-1], Q, rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(traj.R[-1], R, rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(traj.v[-1], v, rtol=1e-11, atol=1e-13)
@@ -123,7 +126,8 @@ def test_breakdown_ends_with_failed_status():
                                phi=np.eye(N), eta=0.5)
     for method in ("euler", "rk4", "adaptive"):
         traj = integrate(setup, 5.0, times=[0.0, 1.0, 5.0], method=method)
-        assert traj.status == "failed" and not traj.success
+        assert traj.status == "failed" and not traj.converged
+        assert not hasattr(traj, "success")  # one name for it: converged (the alias was removed)
         assert "det" in traj.message
         assert traj.t.tolist() == [0.0] and traj.eps_g.shape == (1,)
 
@@ -158,6 +162,21 @@ def test_default_times_and_outputs():
     assert np.all(np.diff(grid) > 0) and grid[-1] == 50.0
 
 
+def test_default_times_on_the_step_grid_end_at_t_max():
+    """Reference: the step grid t = steps/N. With N given the grid ends at t_max exactly when t_max is a whole number
+    of steps (also when t_max * N is one only up to rounding, 0.3 * 10 = 3.0000000000000004); otherwise it is
+    refused, naming the valid neighbours (it used to drop t_max silently when rounding went up, so the ODE and SGD
+    runs stopped early)."""
+    for t_max, N in ((0.3, 10), (1 / 3, 3), (1.1, 10), (50.0, 40), (5.0, 1000)):
+        grid = default_times(t_max, N=N)
+        assert grid[-1] == t_max and grid[0] == 0.0 and np.all(np.diff(grid) > 0)
+        np.testing.assert_allclose(grid * N, np.rint(grid * N), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"whole number of SGD steps.*10\.6 steps.*t_max = 1 or 1\.1"):
+        default_times(1.06, N=10)
+    with pytest.raises(ValueError, match=r"t_max = 0\.1$"):
+        default_times(0.04, N=10)
+
+
 def test_fixed_second_layer_keeps_v():
     """With the second layer fixed, v stays at its initial value."""
     setup = identity_setup(2, 2, N=20, eta=0.3, seed=2, train_second_layer=False)
@@ -170,7 +189,7 @@ def test_linear_activation_runs_and_decreases():
     setup = linear_generator_setup(N=40, D=20, s_levels=[1.0, 2.0], counts=[10, 10], noise=0.5, eta=0.1,
                                    seed=5, activation="linear")
     traj = integrate(setup, 20.0, times=[0.0, 20.0])
-    assert traj.success and traj.eps_g[-1] < 0.5 * traj.eps_g[0]
+    assert traj.converged and traj.eps_g[-1] < 0.5 * traj.eps_g[0]
 
 
 @pytest.mark.parametrize(
@@ -212,6 +231,35 @@ def test_progress_bar_runs(capsys):
         b = integrate(setup, 2.0, times=[0.0, 2.0], method=method, progress=False)
         np.testing.assert_array_equal(a.eps_g, b.eps_g)
     assert "integrate" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    """A standard error that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_follows_the_one_progress_rule(monkeypatch):
+    """Reference: gaussequiv.progress.show. progress=None: no bar when standard error is redirected, however long
+    the run; a bar on a terminal, however short (it draws only after 3 s, so a quick run prints nothing);
+    True and False decide. The old rule (a work estimate > 5e7 and a TTY) hid short runs' bars on a terminal."""
+    from dynamics.ode import _progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert _progress(None, 1e9) is None
+    assert _progress(False, 1.0) is None
+    bar = _progress(True, 1.0)
+    assert bar is not None
+    bar.close()
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = _progress(None, 1.0)
+    assert bar is not None
+    bar.update(1.0)
+    bar.close()
+    assert term.getvalue() == ""  # the 3 s delay: nothing drawn for a quick run
+    assert _progress(False, 1.0) is None
 
 
 def test_divergence_ends_with_failed_status():

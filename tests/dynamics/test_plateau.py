@@ -142,12 +142,12 @@ def test_find_plateau_statuses_and_bad_input():
     invented numbers; errors name the argument. The result is flat (one row)."""
     t = np.logspace(-2, 2, 100)
     p = find_plateau(t, np.exp(-t))
-    assert p.status == "no plateau" and not p.found and np.isnan(p.height) and np.isnan(p.escape_time)
+    assert p.status == "no_plateau" and not p.found and np.isnan(p.height) and np.isnan(p.escape_time)
     flat_end = find_plateau(t, 0.1 + 0.5 * np.exp(-t))
-    assert flat_end.status == "no escape" and flat_end.found and not flat_end.converged
+    assert flat_end.status == "no_escape" and flat_end.found and not flat_end.converged
     assert flat_end.height == pytest.approx(0.1, rel=1e-6) and np.isnan(flat_end.escape_time)
     d = flat_end.to_dict()
-    assert {len(v) for v in d.values()} == {1} and d["status"] == ["no escape"]
+    assert {len(v) for v in d.values()} == {1} and d["status"] == ["no_escape"]
     for kwargs, match in (({"threshold": 0.0}, "threshold"), ({"escape_fraction": 1.0}, "escape_fraction"),
                           ({"min_span": 0.5}, "min_span"), ({"window": 0.9}, "window")):
         with pytest.raises(ValueError, match=match):
@@ -162,7 +162,7 @@ def test_find_plateau_statuses_and_bad_input():
 def test_sgd_average_plateau_uses_every_run():
     """SGDAverage.plateau: the plateau of the mean curve, height SE = the SE at t_flat, and the escape time
     is the mean +- SE over runs of each run's crossing of one common level (computed here by hand); a run
-    that never escapes makes the status 'no escape'."""
+    that never escapes makes the status 'no_escape'."""
     t = np.concatenate([[0.0], np.logspace(-2, 3, 200)])
     shifts = np.array([250.0, 300.0, 350.0])
     runs = np.array([0.02 * np.exp(-((t / s) ** 4)) + 0.4 * np.exp(-2 * t) for s in shifts])
@@ -183,7 +183,35 @@ def test_sgd_average_plateau_uses_every_run():
     assert p.escape_time_se == pytest.approx(np.std(by_hand, ddof=1) / np.sqrt(3), rel=1e-12)
     stuck = SGDAverage(**{**avg.__dict__, "eps_g_runs": np.vstack([runs[:2], 0.02 + 0 * t])})
     q = stuck.plateau()
-    assert q.status == "no escape" and np.isnan(q.escape_time) and "2 of 3 runs" in q.message
+    assert q.status == "no_escape" and np.isnan(q.escape_time) and "2 of 3 runs" in q.message
+
+
+def test_sgd_average_escape_of_a_run_already_below_the_level():
+    """Reference: the definition in SGDAverage.plateau, each run's first time >= t_flat at or below the common level.
+    A run that is already below the level at t_flat (here flat at 0.004 < level) escapes at t_flat: never before it
+    (the old interpolation reached back to the output time before t_flat) and without dividing by zero (its two
+    values there are equal)."""
+    t = np.concatenate([[0.0], np.logspace(-2, 3, 200)])
+    runs = np.array([0.02 * np.exp(-((t / 250.0) ** 4)) + 0.4 * np.exp(-2 * t),
+                     0.02 * np.exp(-((t / 300.0) ** 4)) + 0.4 * np.exp(-2 * t),
+                     np.where(t < 1.0, 0.004 + 0.4 * np.exp(-2 * t), 0.004)])
+    avg = SGDAverage(t=t, eps_g_mean=runs.mean(0), eps_g_se=runs.std(0, ddof=1) / np.sqrt(3), eps_g_runs=runs,
+                     eps_g_mc_mean=runs.mean(0), eps_g_mc_se=np.zeros(t.size), eps_g_mc_runs=runs,
+                     runs=(None, None, None), status="completed", message="")
+    with np.errstate(all="raise"):
+        p = avg.plateau()
+    assert p.status == "escaped", p.message
+    k = int(np.flatnonzero(t == p.t_flat)[0])
+    level = 0.5 * p.height
+    assert runs[2, k - 1] == runs[2, k] <= level < runs[0, k]
+    by_hand = []
+    for eps in runs[:2]:
+        e = k + int(np.flatnonzero(eps[k:] <= level)[0])
+        x0, x1 = np.log(t[e - 1]), np.log(t[e])
+        by_hand.append(np.exp(x0 + (level - eps[e - 1]) * (x1 - x0) / (eps[e] - eps[e - 1])))
+    by_hand.append(p.t_flat)
+    assert min(by_hand) >= p.t_flat
+    assert p.escape_time == pytest.approx(np.mean(by_hand), rel=1e-12)
 
 
 @pytest.mark.slow

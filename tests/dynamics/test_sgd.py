@@ -83,7 +83,7 @@ def test_ode_matches_sgd_single_layer_sign_fast():
     off by a factor 2 (the reference integrator's pitfall, theory §4.6) violates it."""
     times = np.array([0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0])
     setup, ode, mean, sem = _ode_vs_sgd(300, 30, 0.5, 50.0, times, n_runs=8, n_test=100)
-    assert ode.success
+    assert ode.converged
     ok = np.abs(mean - ode.eps_g) <= 4 * sem + 0.02 * ode.eps_g
     assert ok.all(), (ode.eps_g, mean, sem)
     wrong = Setup(**{**{f: getattr(setup, f) for f in ("eigenvalues", "student_proj", "teacher_proj", "v", "A",
@@ -148,7 +148,7 @@ def test_divergent_sgd_ends_with_failed_status():
     gen, teacher, student, omega, phi = sign_problem(40, 8)
     with np.errstate(all="ignore"):
         sim = simulate_sgd(gen, teacher, student, 1e6, 5.0, seed=0, n_test=10, times=np.linspace(0, 5, 11))
-    assert sim.status == "failed" and not sim.success
+    assert sim.status == "failed" and not sim.converged
     assert np.all(np.isfinite(sim.eps_g))
 
 

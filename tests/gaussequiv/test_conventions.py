@@ -47,6 +47,15 @@ def test_real_accepts_numpy_scalars_and_refuses_bools():
         checks.real("lam", -1e-3, low=0.0)
 
 
+def test_flag_accepts_only_bools():
+    """Reference: the documented rule (True/False and numpy bools; 0/1, strings and None are refused)."""
+    assert checks.flag("train_second_layer", True) is True
+    assert checks.flag("train_second_layer", np.asarray(False)) is False
+    for bad in (0, 1, 1.0, "no", None):
+        with pytest.raises(TypeError, match="train_second_layer must be a bool"):
+            checks.flag("train_second_layer", bad)
+
+
 def test_integer_and_grid():
     assert checks.integer("n", np.int64(3)) == 3
     with pytest.raises(ValueError, match="n must be >= 1"):
@@ -66,3 +75,21 @@ def test_arrays_refuse_complex_and_nan_and_keep_float32_on_request():
     assert checks.matrix("omega", np.eye(2, dtype=np.float32), dtype=None).dtype == np.float32
     with pytest.raises(ValueError, match=r"phi must have shape \(3, \*\)"):
         checks.matrix("phi", np.eye(2), (3, None))
+
+
+def test_concat_stacks_flat_tables_and_refuses_mismatches():
+    """gaussequiv.tables.concat: rows in order, scalars repeated, labels first (reference: the inputs); columns
+    that differ, a non-flat table and a label named like a column are refused."""
+    from gaussequiv.tables import concat
+    from tests.helpers import assert_flat_table
+
+    out = concat([{"x": np.arange(3), "c": "a"}, {"x": np.arange(2), "c": "b"}], [{"k": 0}, {"k": 1}])
+    assert_flat_table(out, rows=5)
+    assert out["k"].tolist() == [0, 0, 0, 1, 1] and out["x"].tolist() == [0, 1, 2, 0, 1]
+    assert out["c"].tolist() == ["a"] * 3 + ["b"] * 2
+    with pytest.raises(ValueError, match="same columns"):
+        concat([{"x": [1]}, {"y": [1]}])
+    with pytest.raises(ValueError, match="not flat"):
+        concat([{"x": [1, 2], "y": [1]}])
+    with pytest.raises(ValueError, match="also its columns"):
+        concat([{"x": [1]}], [{"x": 0}])

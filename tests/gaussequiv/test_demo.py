@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gaussequiv.demo import DemoResult, run_demo
+from tests.helpers import assert_flat_table
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,15 @@ def test_demo_verdicts_are_the_rule(demo, capsys):
             assert (demo.out / png).stat().st_size > 10_000
     assert demo.comparisons["ridge"].quantities == ("test_error", "train_error", "q", "m")
     assert demo.comparisons["logistic"].quantities == ("test_error", "train_loss", "train_error", "q", "m")
-    table = demo.to_dict()["comparisons"]["logistic"]
-    assert len({len(v) for v in table.values()}) == 1
+    table = demo.to_dict()
+    parts = [c for name in ("ridge", "logistic") for c in (demo.comparisons[name], demo.controls[name])]
+    assert_flat_table(table, rows=sum(len(c.quantities) * len(c.alphas) for c in parts))
+    logistic_control = (table["problem"] == "logistic") & (table["data"] == "gaussian control")
+    np.testing.assert_array_equal(table["z"][logistic_control], demo.controls["logistic"].z.ravel())
+    assert set(table["status"]) == {demo.status}
+    curves = demo.tables()["curves"]
+    assert_flat_table(curves, rows=sum(len(c) for c in demo.curves.values()))
+    np.testing.assert_array_equal(curves["test_error"][curves["problem"] == "ridge"], demo.curves["ridge"].test_error)
 
 
 def test_demo_plotted_agreement(demo):

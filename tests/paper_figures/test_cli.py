@@ -5,8 +5,8 @@ import csv
 import json
 import logging
 
-from gaussequiv.tables import metadata_path
-from paper_figures._common import main, write_csv
+from gaussequiv.tables import metadata_path, write_csv
+from paper_figures._common import main
 
 CALLS = []
 
@@ -39,7 +39,8 @@ def test_main_records_the_command_in_the_sidecars(tmp_path):
 
 
 def test_write_csv_outside_a_command(tmp_path):
-    """Called from Python (no command line), the sidecar has the table's description and no command."""
+    """gaussequiv.tables.write_csv (what the figures call) called from Python (no command line): the sidecar has
+    the table's description and no command."""
     write_csv(tmp_path / "t.csv", [{"x": 1}], {"seed": 5})
     side = json.loads(metadata_path(tmp_path / "t.csv").read_text())
     assert "command" not in side and side["metadata"] == {"seed": 5} and side["rows"] == 1

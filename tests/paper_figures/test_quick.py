@@ -81,7 +81,7 @@ def test_online_sgd_ode_matches_sgd(sgd, name):
     error of the SGD students is within 5 of its SE + 5% of the order-parameter eps_g (the finite-N
     Gaussian-equivalence gap; the form of tests/dynamics/test_sgd.py)."""
     pnl = sgd[name]
-    assert pnl.ode.success
+    assert pnl.ode.converged
     assert pnl.agree, (pnl.ode.eps_g, pnl.mean, pnl.se)
     assert np.all(np.abs(pnl.mc_mean - pnl.mean) <= 5 * pnl.mc_se + 0.05 * pnl.mean)
     assert pnl.mean[-1] < pnl.mean[0]  # it learns
@@ -143,20 +143,25 @@ def test_spectra_estimate_matches_exact_sign_spectrum(spec):
     _written(spec.png)
 
 
-def _not_plain(value, path: str = "") -> list[str]:
-    """Paths of the entries of a to_dict() that are not plain data."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in ([f"{path}: key {k!r}"] if not isinstance(k, str) else [])
-                + _not_plain(v, f"{path}/{k}")]
-    if isinstance(value, list | tuple):
-        return [p for i, v in enumerate(value) for p in _not_plain(v, f"{path}[{i}]")]
-    plain = value is None or isinstance(value, str | int | float | bool | np.ndarray | np.generic)
-    return [] if plain else [f"{path}: {type(value).__name__}"]
+def test_results_have_flat_tables(fields, sgd, curves, spec):
+    """Every figure's result is a frozen dataclass whose tables() are flat (tests.helpers.assert_flat_table) and
+    whose to_dict() is the first of them; reference: the arrays the tables are built from."""
+    from tests.helpers import assert_flat_table
 
-
-def test_results_have_to_dict(fields, sgd, curves, spec):
-    """Every figure's result is a frozen dataclass with a to_dict of plain data (nested results included)."""
     for res in [fields, *sgd.values(), *curves, spec]:
-        d = res.to_dict()
-        assert isinstance(d, dict) and d
-        assert not _not_plain(d), (type(res).__name__, _not_plain(d))
+        tables = res.tables()
+        for table in tables.values():
+            assert_flat_table(table)
+        assert res.to_dict().keys() == next(iter(tables.values())).keys()
+    table = fields.to_dict()
+    assert assert_flat_table(table) == sum(r.sizes.size for r in fields.results.values())
+    first = next(iter(fields.results.values()))
+    np.testing.assert_array_equal(table["distance"][:first.sizes.size], first.distance)
+    pnl = next(iter(sgd.values()))
+    assert assert_flat_table(pnl.to_dict()) == pnl.ode.t.size
+    np.testing.assert_array_equal(pnl.to_dict()["ode"], pnl.ode.eps_g)
+    cmp_rows = sum(len(c.quantities) * len(c.alphas) for c in (curves[0].comparison, curves[0].equivalence,
+                                                                  curves[0].control))
+    assert assert_flat_table(curves[0].to_dict()) == cmp_rows
+    assert assert_flat_table(curves[0].tables()["theory"]) == len(curves[0].theory)
+    assert assert_flat_table(spec.to_dict()) == sum(ev.size for ev in spec.eigenvalues.values())

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from paper_figures import learning_curves, local_fields, online_sgd, spectra
+from tests.helpers import assert_flat_table
 
 TINY = {
     local_fields: {"sign": dict(sizes=(10, 40), n_samples=2_000, n_directions=10, floor_repeats=3),
@@ -35,3 +36,7 @@ def test_figure_runs_end_to_end(module, tmp_path, monkeypatch):
     for c in csvs:
         header = c.read_text().splitlines()[0]
         assert not header.startswith("#") and "," in header
+    parts = result.values() if isinstance(result, dict) else result if isinstance(result, list) else [result]
+    for part in parts:  # flat tables (architecture.md): the layout, not the numbers, at this size
+        for table in part.tables().values():
+            assert_flat_table(table)

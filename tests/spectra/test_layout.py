@@ -7,8 +7,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHERS = ("replica", "validation", "dynamics", "gaussequiv", "paper_figures", "benchmarks")
-#: Known uses in files other engineers own (reported; each has a public replacement).
-ALLOWED_PRIVATE = {("validation/control.py", "spectra.spectrum", "_as_matrix")}  # gaussequiv.checks.matrix
 
 
 def _module_name(path: Path) -> str:
@@ -76,7 +74,7 @@ def test_other_packages_use_only_public_spectra_names():
                     continue
                 private_module = any(part.startswith("_") for part in module.split("."))
                 private_name = item is not None and item.startswith("_")
-                if (private_module or private_name) and (rel, module, item) not in ALLOWED_PRIVATE:
+                if (private_module or private_name):
                     bad.append(f"{rel}: from {module} import {item}")
     assert not bad, bad
 

@@ -153,17 +153,3 @@ def test_float64_behaviour_is_unchanged():
     spec = Spectrum.from_covariances(omega=np.diag([1.0, 1e-12, 1.0]), phi=np.diag([1.0, 1e-12, 1.0]), psi=eye,
                                      theta=np.ones(3))
     assert spec.rank == 3 and spec.clipped == 0
-
-
-def test_as_matrix_is_still_importable_from_spectrum():
-    """validation.control imports _as_matrix from here: it is gaussequiv.checks.matrix (float64 out)."""
-    from gaussequiv import checks
-    from spectra.spectrum import _as_matrix
-
-    out = _as_matrix("omega", np.eye(2, dtype=np.float32))
-    assert out.dtype == np.float64
-    np.testing.assert_array_equal(out, checks.matrix("omega", np.eye(2)))
-    with pytest.raises(ValueError, match="omega must be real"):
-        _as_matrix("omega", np.eye(2) * 1j)
-    with pytest.raises(ValueError, match=r"phi must have shape \(3, \*\)"):
-        _as_matrix("phi", np.eye(2), (3, None))

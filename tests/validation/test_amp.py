@@ -71,6 +71,45 @@ def test_simulation_is_reproducible_and_seeded():
     assert a.test_error.shape == (2, 2) and a.n.tolist() == [40, 80] and set(a.to_dict()) >= {"q", "m", "rho"}
 
 
+def test_tables_are_flat_and_statistics_follow_simulation_results():
+    """to_dict layouts (one row per (point, seed), per weight, per iteration; reference: the arrays they flatten,
+    row r = point * seeds + seed) and mean/se/status shared with SimulationResult (reference: numpy mean and
+    std(ddof=1)/sqrt(seeds), NaN at a point with an unconverged seed)."""
+    from dataclasses import replace
+
+    from tests.helpers import assert_flat_table
+
+    omega, phi, psi = _covariances(20)
+    sim = simulate_amp(omega, phi, psi, Channel.sign(), [1.0, 2.0, 3.0], seeds=4, seed=0)
+    table = sim.to_dict()
+    assert_flat_table(table, rows=12)
+    for name in ("rho", "rho_lin", "test_error", "mse_weights", "q", "m", "iterations", "converged"):
+        np.testing.assert_array_equal(table[name], getattr(sim, name).ravel())
+    assert table["point"].tolist() == [0] * 4 + [1] * 4 + [2] * 4 and table["seed"].tolist() == [0, 1, 2, 3] * 3
+    np.testing.assert_array_equal(table["alpha"], np.repeat(sim.alphas, 4))
+    assert set(table["channel"]) == {"sign"} and set(table["p"]) == {20}
+
+    conv = sim.converged.copy()
+    conv[1, 2] = False
+    broken = replace(sim, converged=conv)
+    assert broken.status.tolist() == ["converged", "not_converged", "converged"]
+    mean, se = broken.mean("q"), broken.se("q")
+    assert np.isnan(mean[1]) and np.isnan(se[1])
+    np.testing.assert_allclose(mean[[0, 2]], sim.q[[0, 2]].mean(axis=1), rtol=1e-15)
+    np.testing.assert_allclose(se[[0, 2]], sim.q[[0, 2]].std(axis=1, ddof=1) / 2, rtol=1e-15)
+    assert broken.to_dict()["status"].tolist()[4:8] == ["not_converged"] * 4
+    with pytest.raises(ValueError, match="unknown quantity"):
+        sim.mean("train_error")
+
+    rng = np.random.default_rng(0)
+    res = gamp(rng.standard_normal((60, 20)), rng.standard_normal(60), np.ones(20), Channel.linear(1.0))
+    assert_flat_table(res.to_dict(), rows=20)
+    np.testing.assert_array_equal(res.to_dict()["estimate"], res.estimate)
+    hist = res.history()
+    assert_flat_table(hist, rows=res.iterations)
+    np.testing.assert_array_equal(hist["q"], res.q_history)
+
+
 @pytest.mark.parametrize("call,exc,match", [
     (lambda: gamp(np.ones((4, 2)), np.ones(3), np.ones(2), Channel.sign()), ValueError, "y must have length 4"),
     (lambda: gamp(np.ones((4, 2)), np.ones(4), [1.0, -1.0], Channel.sign()), ValueError, "prior_variance"),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gaussequiv.cli import main
+from tests.helpers import Scaled
 from validation.cli import EXIT_CODES
 
 SMALL = ["validate", "--generator", "single-sign:30x60", "--features", "rf-relu:60", "--loss", "square",
@@ -99,17 +100,6 @@ def test_validate_cli_noiseless_channel_has_no_duplicate(tmp_path, monkeypatch):
     assert report["generator_data"]["n_tests"] in (0, 10) and len(report["generator_data"]["table"]) == 10
 
 
-class _Scaled:
-    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's)."""
-
-    def __init__(self, curve, quantity: str, factor: float):
-        self._curve = curve
-        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
-
-    def __getattr__(self, name):
-        return getattr(self._curve, name)
-
-
 def test_validate_cli_exit_status_follows_the_verdict(tmp_path, monkeypatch):
     """Reference: EXIT_CODES. A theory whose test error is off by a factor 3 (the CLI's theory curve, scaled)
     disagrees with the simulation (6 seeds: a 200% error is tens of SE, against a Holm threshold of ~6 SE), so
@@ -118,7 +108,7 @@ def test_validate_cli_exit_status_follows_the_verdict(tmp_path, monkeypatch):
 
     monkeypatch.setenv("GAUSSEQUIV_CACHE", str(tmp_path / "cache"))
     right = validation.cli._theory_curve
-    monkeypatch.setattr(validation.cli, "_theory_curve", lambda *a, **k: _Scaled(right(*a, **k), "test_error", 3.0))
+    monkeypatch.setattr(validation.cli, "_theory_curve", lambda *a, **k: Scaled(right(*a, **k), "test_error", 3.0))
     code = main([*SMALL, "--seeds", "6", "--n-test", "500", "--out", str(tmp_path / "o"),
                  "--json", str(tmp_path / "r.json")])
     report = json.loads((tmp_path / "r.json").read_text())["generator_data"]

@@ -12,6 +12,7 @@ from spectra import Spectrum
 from spectra.analytic import single_layer_covariances
 from spectra.generators import SingleLayer
 from spectra.teachers import LinearTeacher
+from tests.helpers import Scaled, assert_flat_table
 from validation import Covariances, SimulationResult, compare, plot, simulate
 
 ALPHAS = [0.5, 1.0, 2.0]
@@ -118,7 +119,7 @@ def test_group_verdicts_blame_the_wrong_quantity(small):
     gen, teacher, cov, spec, _, curve = small
     sim = simulate(gen, None, teacher, Channel.linear(0.1), Loss.square(), 0.1, ALPHAS, covariances=cov, n_test=500,
                    seeds=12, seed=5)
-    cmp = compare(_Scaled(curve, "q", 3.0), sim, level=1e-3)
+    cmp = compare(Scaled(curve, "q", 3.0), sim, level=1e-3)
     assert cmp.verdict == "disagree" and cmp.group("overlaps").verdict == "disagree"
     assert {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))} == {"q"}
     assert cmp.group("test error").verdict == cmp.group("training").verdict == "agree"
@@ -159,30 +160,60 @@ def test_repeated_quantities_are_not_measured(small):
     assert compare(theory, logit).quantities == logit.quantities
 
 
-def _columns_ok(table: dict) -> int:
-    """The flat-table contract: every value a 1-d numpy array, all of one length (returned)."""
-    lengths = {k: (np.ndim(v), len(v)) for k, v in table.items()}
-    assert all(isinstance(v, np.ndarray) for v in table.values()), lengths
-    assert {d for d, _ in lengths.values()} == {1} and len({n for _, n in lengths.values()}) == 1, lengths
-    return next(iter(lengths.values()))[1]
-
-
 def test_to_dict_is_a_flat_table(small):
     """Reference: one row per (point, seed) for a simulation and per (quantity, point) for a comparison, as
     documented (equal-length 1-d columns, checked with numpy alone); the rows hold the same numbers as the
     arrays."""
     gen, teacher, cov, spec, sim, curve = small
     table = sim.to_dict()
-    assert _columns_ok(table) == len(ALPHAS) * sim.seeds
+    assert_flat_table(table, rows=len(ALPHAS) * sim.seeds)
     np.testing.assert_array_equal(table["q"].reshape(len(ALPHAS), sim.seeds), sim.q)
     assert "train_loss" not in table and set(table["status"]) == {"converged"}
     cmp = compare(curve, sim)
     ctable = cmp.to_dict()
-    assert _columns_ok(ctable) == len(cmp.quantities) * len(ALPHAS)
+    assert_flat_table(ctable, rows=len(cmp.quantities) * len(ALPHAS))
     np.testing.assert_array_equal(ctable["z"].reshape(cmp.z.shape), cmp.z)
     assert set(ctable["verdict"]) == {cmp.verdict} and len(cmp.rows()) == len(ctable["z"])
     group = dict(zip(ctable["quantity"], ctable["group_verdict"], strict=True))
     assert all(group[q] == g.verdict for g in cmp.groups for q in g.quantities)
+
+
+def test_per_seed_csv_is_the_to_dict_table(small, tmp_path):
+    """Reference: to_dict() itself; the per-seed CSV has its columns in its order and its values (floats
+    round-trip exactly through repr)."""
+    import csv
+
+    sim = small[4]
+    sim.to_csv(tmp_path / "seeds.csv", per_seed=True)
+    with open(tmp_path / "seeds.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    table = sim.to_dict()
+    assert list(rows[0]) == list(table) and len(rows) == len(table["q"])
+    np.testing.assert_array_equal([float(r["q"]) for r in rows], table["q"])
+    assert [r["status"] for r in rows] == table["status"].tolist()
+    assert [int(r["seed"]) for r in rows] == table["seed"].tolist()
+
+
+def test_demo_result_tables_are_flat(small, tmp_path):
+    """gaussequiv.demo.DemoResult (built here from this module's comparison, without running the demo): to_dict
+    is one flat row per (problem, data, quantity, point) and tables()["curves"] one per (problem, point);
+    reference: the comparisons' and curves' own tables, stacked in order."""
+    from gaussequiv.demo import DemoResult
+
+    sim, curve = small[4], small[5]
+    cmp = compare(curve, sim)
+    demo = DemoResult(curves={"ridge": curve, "other": curve}, comparisons={"ridge": cmp, "other": cmp},
+                      controls={"ridge": cmp, "other": cmp}, out=tmp_path)
+    table = demo.to_dict()
+    rows = len(cmp.quantities) * len(ALPHAS)
+    assert_flat_table(table, rows=4 * rows)
+    assert table["problem"].tolist() == ["ridge"] * 2 * rows + ["other"] * 2 * rows
+    assert table["data"].tolist()[:2 * rows] == ["generator"] * rows + ["gaussian control"] * rows
+    np.testing.assert_array_equal(table["z"][:rows], cmp.to_dict()["z"])
+    assert set(table["status"]) == {demo.status} and set(table["out"]) == {str(tmp_path)}
+    curves = demo.tables()["curves"]
+    assert_flat_table(curves, rows=2 * len(curve))
+    np.testing.assert_array_equal(curves["q"], np.tile(curve.q, 2))
 
 
 def test_to_dict_in_pandas(small):
@@ -236,14 +267,3 @@ def test_plot_and_files(small, tmp_path):
     import json
 
     assert json.loads((tmp_path / "cmp.json").read_text())["verdict"] == cmp.verdict
-
-
-class _Scaled:
-    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's)."""
-
-    def __init__(self, curve, quantity: str, factor: float):
-        self._curve = curve
-        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
-
-    def __getattr__(self, name):
-        return getattr(self._curve, name)

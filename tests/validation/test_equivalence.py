@@ -47,6 +47,24 @@ def test_negative_control_does_not_shrink(results):
     assert abs(loc.slope) < 0.05
 
 
+def test_result_table_and_status(results):
+    """The documented layout (one row per size; reference: the per-size arrays) and status (converged when every
+    statistic is finite; a NaN statistic makes the result incomplete)."""
+    from dataclasses import replace
+
+    from tests.helpers import assert_flat_table
+
+    rnd, _ = results
+    table = rnd.to_dict()
+    assert_flat_table(table, rows=len(SIZES))
+    assert table["size"].tolist() == list(SIZES)
+    np.testing.assert_array_equal(table["distance"], rnd.distance)
+    np.testing.assert_array_equal(table["floor_z"], rnd.floor_z)
+    assert rnd.status == "converged" and rnd.converged and set(table["status"]) == {"converged"}
+    broken = replace(rnd, eg_gap_se=np.where(np.arange(len(SIZES)) == 1, np.nan, rnd.eg_gap_se))
+    assert broken.status == "incomplete" and not broken.converged
+
+
 def test_estimated_covariance_path():
     """Reference: for a tanh generator no exact covariance is coded, so Sigma is estimated from an independent
     reference sample and the floor repeats that estimation on Gaussian samples; with random weights at N = 400

@@ -178,6 +178,27 @@ def test_hinge_equals_sklearn_linearsvc():
     assert np.linalg.norm(ours.w - ref) <= dist * (1 + 1e-9)
 
 
+def test_fit_judges_the_hinge_by_the_tol_it_is_given(monkeypatch):
+    """Reference: the documented criterion of every route, converged == (certificate <= tol) with the caller's
+    tol; for the hinge the certificate is the relative duality gap. fit() used to call the hinge route without
+    tol, which then judged by its own default 1e-8 while simulate()'s warning quoted the tol it was given."""
+    import validation.fit as vf
+
+    _, X, y = _data(60, 10, seed=3)
+    for tol in (1e-30, 1e-2):  # a tol no fit meets, and one every finite gap below 1% meets
+        f = fit(Loss.hinge(), X, y, 1e-3, tol=tol)
+        assert f.method == "hinge-dual" and f.converged == (f.certificate <= tol)
+    seen = {}
+
+    def route(X, y, lam, **kwargs):
+        seen.update(kwargs)
+        return fit_hinge(X, y, lam, **kwargs)
+
+    monkeypatch.setitem(vf._NONSMOOTH, "hinge", route)
+    fit(Loss.hinge(), X, y, 0.5, tol=3e-5)
+    assert seen == {"tol": 3e-5}
+
+
 def test_nonconvergence_is_flagged():
     """Reference: a deliberately impossible tolerance; the fit must come back converged=False, never a silent
     number."""
@@ -195,5 +216,11 @@ def test_bad_fit_inputs():
         ridge_path(X, np.ones(4), [1.0])
     with pytest.raises(ValueError, match="labels"):
         fit_hinge(X, np.array([0.5, 1, -1]), 1.0)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="X must be finite"):
         ridge_path(np.full((3, 2), np.nan), np.ones(3), [1.0])
+    with pytest.raises(ValueError, match="lam must be > 0"):
+        fit_hinge(X, np.ones(3), 0.0)
+    with pytest.raises(ValueError, match="lams must all be >= 0"):
+        ridge_path(X, np.ones(3), [1.0, -1.0])
+    with pytest.raises(TypeError, match="lam must be a real number"):
+        fit_ridge(X, np.ones(3), "1")

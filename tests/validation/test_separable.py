@@ -10,6 +10,7 @@ from scipy import stats
 
 from replica import Channel, separability_threshold
 from spectra import Spectrum
+from tests.helpers import assert_flat_table
 from validation import SeparabilityResult, is_separable, simulate_separability
 
 #: One-sided normal quantile of the per-point binomial checks (with Bonferroni over <= 10 points, family 1e-6).
@@ -103,8 +104,22 @@ def test_result_api():
         res.fraction([3.5])
     with pytest.raises(ValueError, match="too few"):
         res.median_interval(LEVEL)
-    d = res.to_dict()
-    assert d["p"] == 10 and d["n_critical"].shape == (5,)
+    assert res.status == ("censored" if res.censored.any() else "converged")
+    assert_flat_table(res.to_dict(), rows=5)
+    np.testing.assert_array_equal(res.to_dict()["n_critical"], res.n_critical)
+    assert set(res.to_dict()["p"]) == {10}
+
+
+def test_status_says_whether_every_critical_size_is_exact():
+    """Reference: Cover's count. n <= rank points in general position are always separable, so with
+    n_max = 5 < 10 dimensions every draw is censored; with n_max = 60 a draw is censored with probability
+    P(60 random-label points in 10 dimensions separable) = 2^-59 sum_{k<10} C(59, k) < 3e-8 (any seed)."""
+    spec = Spectrum.from_arrays(np.ones(10), np.zeros(10), rho=1.0, gamma=1.0)
+    short = simulate_separability(spec, Channel.sign(), alpha_max=0.5, draws=3, seed=0, progress=False)
+    assert short.censored.all() and short.status == "censored" and not short.converged
+    assert short.to_dict()["status"].tolist() == ["censored"] * 3
+    long = simulate_separability(spec, Channel.sign(), alpha_max=6.0, draws=3, seed=0, progress=False)
+    assert long.status == "converged" and long.converged and not long.censored.any()
 
 
 def test_simulation_rejects_bad_input():
@@ -147,3 +162,26 @@ def test_crossing_matches_the_theory_at_larger_p(case, seed):
           f"tolerance {tol:.4f}, censored {int(res.censored.sum())}, LPs {res.lp_solves}")
     assert ok, (theory, (lo, hi), tol)
     assert hi + tol < 1.15 * theory and lo - tol > 0.85 * theory, (theory, (lo, hi), tol)
+
+
+def test_progress_none_draws_no_bar_off_a_terminal(monkeypatch):
+    """Reference: gaussequiv.progress.show. With progress=None and standard error redirected (not a TTY) the bar is
+    disabled, whatever the run's length (the old rule, ``disable=progress is False``, drew it after 3 s);
+    progress=True enables it."""
+    import io
+    import sys
+
+    import validation.separable as sep
+
+    seen = []
+
+    def recorder(iterable, **kwargs):
+        seen.append(kwargs["disable"])
+        return iterable
+
+    monkeypatch.setattr(sep, "tqdm", recorder)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    spec = Spectrum.from_arrays(np.ones(5), np.zeros(5), rho=1.0, gamma=1.0)
+    for progress in (None, True):
+        simulate_separability(spec, Channel.sign(), alpha_max=3.0, draws=1, seed=0, progress=progress)
+    assert seen == [True, False]

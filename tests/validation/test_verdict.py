@@ -20,6 +20,7 @@ from scipy import stats
 import replica
 from replica import Channel, Loss
 from spectra import Spectrum
+from tests.helpers import Scaled
 from validation import compare, gaussian_control, simulate
 from validation.compare import holm
 
@@ -39,17 +40,6 @@ def _structured(p=60, k=40, seed=0):
 class _Estimate:
     def __init__(self, omega, phi, psi):
         self.omega, self.phi, self.psi, self.mean_v = omega, phi, psi, np.zeros(omega.shape[0])
-
-
-class _Scaled:
-    """A theory curve with one quantity multiplied by ``factor`` (every other attribute is the curve's)."""
-
-    def __init__(self, curve, quantity: str, factor: float):
-        self._curve = curve
-        setattr(self, quantity, factor * np.asarray(getattr(curve, quantity), dtype=float))
-
-    def __getattr__(self, name):
-        return getattr(self._curve, name)
 
 
 def _problem(loss, channel, p=60, k=40):
@@ -114,17 +104,30 @@ def test_size_of_the_rule_on_the_gaussian_control(ridge):
     assert cut > _bound(len(runs), 0.05), cut
 
 
+#: Relative finite-p margin for the quantities the power test leaves exact. The Gaussian control's theory is exact
+#: only as p -> infinity; at p = 60 the measured relative biases (3000 seeds, n_test = 2000, seed 99) are at most
+#: 5.6% +- 1.0% (train_error at alpha = 0.5, where one 60-seed SE is 7.0%; every other point within 1.0% +- 0.6%
+#: with SEs of 1-4%), i.e. up to 0.8 SE of a 60-seed mean, so "agree" without a margin holds only with high
+#: probability. With a 12% margin (that bias plus 6 of its measurement errors), the worst point is rejected at
+#: level 0.01 (Holm's first threshold, two-sided t_59 at 0.01/15: 3.6 SE = 25%) only if its mean exceeds 37%, 4.5 SE
+#: above its expectation: probability 3e-6; every other point is further away.
+FINITE_P_MARGIN = 0.12
+
+
 def test_power_against_a_ten_percent_error(ridge):
-    """Reference: the same exact theory, with its test error multiplied by 1.1 and by 0.9 (60 seeds): the test-error
-    group and the comparison disagree at level 0.01, the rejected points are test errors, and the other groups
-    (exact) are not blamed at the strict level 1e-3."""
+    """Reference: the same exact theory, with its test error multiplied by 1.1 and by 0.9 (60 seeds). Power: the
+    comparison and its test-error group disagree at level 0.01 (9-11 SE, module docstring), and test errors are
+    among the rejected points. Blame: the other groups, exact up to the finite-p bias, agree at level 0.01 once
+    the comparison allows the measured finite-p margin (FINITE_P_MARGIN), and only test errors are rejected."""
     curve, _, sim = ridge
     for factor in (1.1, 0.9):
-        cmp = compare(_Scaled(curve, "test_error", factor), sim, level=0.01)
+        wrong = Scaled(curve, "test_error", factor)
+        cmp = compare(wrong, sim, level=0.01)
         assert cmp.verdict == "disagree" and cmp.group("test error").verdict == "disagree", cmp.summary()
-        assert {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))} == {"test_error"}
-        strict = compare(_Scaled(curve, "test_error", factor), sim, level=1e-3)
-        assert strict.group("training").verdict == strict.group("overlaps").verdict == "agree"
+        assert "test_error" in {cmp.quantities[j] for j in np.flatnonzero(cmp.rejected.any(axis=1))}
+        blame = compare(wrong, sim, level=0.01, tolerance=FINITE_P_MARGIN)
+        assert blame.group("training").verdict == blame.group("overlaps").verdict == "agree", blame.summary()
+        assert {blame.quantities[j] for j in np.flatnonzero(blame.rejected.any(axis=1))} <= {"test_error"}
 
 
 @pytest.mark.slow
@@ -164,4 +167,4 @@ def test_power_at_scale():
     curve, ctrl = _problem(loss, channel)
     for sim in _runs(ctrl, loss, channel, repetitions=25, seeds=60, seed=31, n_test=2000):
         for factor in (1.1, 0.9):
-            assert compare(_Scaled(curve, "test_error", factor), sim).group("test error").verdict == "disagree"
+            assert compare(Scaled(curve, "test_error", factor), sim).group("test error").verdict == "disagree"
