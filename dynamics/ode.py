@@ -443,8 +443,7 @@ def integrate(
     >>> bool(traj.eps_g[-1] < traj.eps_g[0])
     True
     """
-    if not isinstance(setup, Setup):
-        raise TypeError(f"setup must be a dynamics.Setup, got {type(setup).__name__}")
+    checks.instance("setup", setup, Setup)
     t_max, times = _check_times(t_max, times)
     if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")

@@ -478,8 +478,7 @@ class Setup:
         >>> setup.delta   # D / N, from the shapes
         0.2
         """
-        if not isinstance(student, Student):
-            raise TypeError(f"student must be a dynamics.Student, got {type(student).__name__}")
+        checks.instance("student", student, Student)
         B, A = _teacher_weights(teacher)
         _check_teacher_activation(teacher, student.activation)
         return cls.from_weights(student.w, student.v, B, A, omega=omega, phi=phi, eta=eta,
@@ -517,8 +516,7 @@ class Setup:
         >>> setup.N, setup.delta, float(setup.eigenvalues.min())
         (100, 1.0, 1.0)
         """
-        if not isinstance(student, Student):
-            raise TypeError(f"student must be a dynamics.Student, got {type(student).__name__}")
+        checks.instance("student", student, Student)
         B, A = _teacher_weights(teacher)
         if B.shape[1] != student.N:
             raise ValueError(f"isotropic inputs x = c need the teacher's latent dimension D = B.shape[1] = "

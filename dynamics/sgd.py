@@ -154,8 +154,7 @@ def simulate_sgd(
 
 def _resolve(generator, teacher, student, eta, t_max, times, n_test, batch_size, omega, phi, mean) -> tuple:
     """Validate the arguments of :func:`simulate_sgd` and resolve the defaults (covariances, mean) once."""
-    if not isinstance(student, Student):
-        raise TypeError(f"student must be a dynamics.Student, got {type(student).__name__}")
+    checks.instance("student", student, Student)
     for attr in ("latent_dim", "output_dim"):
         if not hasattr(generator, attr) or not callable(generator):
             raise TypeError(f"generator must be a spectra generator (callable with latent_dim and output_dim), "

@@ -306,8 +306,7 @@ def simulate_amp(omega, phi, psi, channel: Channel, alphas, *, seeds: int = 5, s
     phi = checks.matrix("phi", phi, (p, None))
     k = phi.shape[1]
     psi = checks.matrix("psi", psi, (k, k))
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel, got {type(channel).__name__}")
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     alphas = checks.grid("alphas", alphas, low=0.0, low_open=True)
     seeds = checks.integer("seeds", seeds)
     root = _joint_root(omega, phi, psi)

@@ -398,8 +398,7 @@ def compare(curve, simulation: SimulationResult, *, quantities=None, level: floa
     >>> cmp.z.shape, cmp.verdict in ("agree", "disagree"), [g.name for g in cmp.groups]
     ((5, 2), True, ['test error', 'training', 'overlaps'])
     """
-    if not isinstance(simulation, SimulationResult):
-        raise TypeError(f"simulation must be a SimulationResult, got {type(simulation).__name__}")
+    checks.instance("simulation", simulation, SimulationResult)
     for attr in ("alpha", "lam", "status", "loss", "channel"):
         if not hasattr(curve, attr):
             raise TypeError(f"curve must be a replica.Curve, got {type(curve).__name__}")
@@ -524,8 +523,7 @@ def plot(comparison: Comparison, path: str | os.PathLike | None = None, *, quant
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    if not isinstance(comparison, Comparison):
-        raise TypeError(f"comparison must be a Comparison, got {type(comparison).__name__}")
+    checks.instance("comparison", comparison, Comparison)
     quantities = list(comparison.quantities) if quantities is None else list(quantities)
     for q in quantities:
         if q not in comparison.quantities:

@@ -257,17 +257,12 @@ def simulate_separability(spectrum, channel, *, alpha_max: float, draws: int = 4
     >>> res.draws, bool(res.censored.any())
     (9, False)
     """
-    from replica import Channel
+    from replica.separability import require_binary_channel
     from spectra import Spectrum
     from validation.simulate import sample_labels
 
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be a spectra.Spectrum, got {type(spectrum).__name__}")
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel, got {type(channel).__name__}")
-    if not channel.is_classification or channel.labels is None or set(channel.labels) != {-1.0, 1.0}:
-        raise ValueError(f"channel must give labels -1 and +1 (linear separability is a property of "
-                         f"classification data), got {channel!r} with labels {channel.labels}")
+    checks.instance("spectrum", spectrum, Spectrum)
+    require_binary_channel(channel)
     alpha_max = checks.real("alpha_max", alpha_max, low=0.0, low_open=True)
     draws = checks.integer("draws", draws)
     s, t, p = np.asarray(spectrum.s), np.asarray(spectrum.t), spectrum.p

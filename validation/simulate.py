@@ -125,8 +125,7 @@ def sample_labels(channel, nu, seed: SeedLike = 0) -> np.ndarray:
     """
     from replica import Channel
 
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     return channel.sample(nu, seeding.rng(seed, "validation.labels"))
 
 
@@ -491,8 +490,7 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
                              f"D = {D}: use LinearTeacher.random({D})")
     from replica import Channel
 
-    if not isinstance(channel, Channel):
-        raise TypeError(f"channel must be a replica.Channel (e.g. Channel.sign()), got {type(channel).__name__}")
+    checks.instance("channel", channel, Channel, "Channel.sign()")
     if not hasattr(loss, "derivative") or not hasattr(loss, "expr"):
         raise TypeError(f"loss must be a replica.Loss, got {type(loss).__name__}")
     lam_path = np.ndim(lam) > 0
