@@ -155,9 +155,10 @@ def gaussian_rule(var: float, *, breakpoints: Sequence[float] = (), steps: Seque
     >>> bool(abs(np.sum(w * np.maximum(x - 0.3, 0.0)) - 0.4268364590395) < 1e-12)
     True
     """
-    sd = float(np.sqrt(var))
-    if not (np.isfinite(sd) and sd > 0):
+    var = float(var)
+    if not (np.isfinite(var) and var > 0):  # before the square root: a negative var is an error, not a warning
         raise ValueError(f"var must be finite and > 0, got {var}")
+    sd = float(np.sqrt(var))
     span = PANEL_SPAN * sd
     h = MAX_PANEL_SD * min(sd, float(scale))
     n_half = int(np.ceil(span / h))
