@@ -534,7 +534,8 @@ def _root(se: _StateEvolution, alpha: float, lo: float, hi: float, tol: float) -
     residual = abs(fr - r) / max(r, FLOOR * se.rho_lin)
     # Newton estimate of the distance to the exact fixed point: |F(q) - q| plus the quadrature error of F (the
     # difference of two channel rules, through the prior side), over 1 - F'(q) (finite difference)
-    h = 1e-6 * scale(r)
+    # a step above the rounding level of F (~ eps rho) however close q is to rho_lin, within the domain
+    h = max(1e-6 * scale(r), 1e-9 * se.rho_lin)
     r2 = r - h if r + h >= se.q_top else r + h
     f2 = se.F(r2, alpha)
     slope = 1.0 - (f2 - fr) / (r2 - r)  # 1 - F'(q) > 0 at a stable fixed point

@@ -141,6 +141,11 @@ def test_perceptron_large_alpha_constant():
     assert round(const, 4) == 0.4417
     sol = bayes_optimal(Spectrum.isotropic(50), Channel.sign(), 1000.0)
     assert sol.converged and 1000 * sol.test_error == pytest.approx(const, rel=2e-3)
+    # far out, rho_lin - q ~ 1e-8: the certificate's difference step stays above rounding (it once reported a
+    # well-conditioned point as marginal here)
+    far = bayes_optimal(Spectrum.isotropic(50), Channel.sign(), 1e4, tol=1e-6)
+    assert far.converged and np.isfinite(far.error_estimate)
+    assert 1e4 * far.test_error == pytest.approx(const, rel=2e-4)
 
 
 def test_small_alpha_expansion():
