@@ -84,11 +84,12 @@ class DemoResult:
                                  [{"problem": name} for name in self.curves])}
 
     def to_dict(self) -> dict:
-        """The ``"comparisons"`` table of :meth:`tables` (one row per problem, data, quantity and point), with
-        the demo's ``status``, ``converged`` and ``out`` repeated on every row."""
+        """The ``"comparisons"`` table of :meth:`tables` (one row per problem, data, quantity and point; its
+        ``status`` is each point's), with the demo's own ``demo_status``, ``demo_converged`` and ``out`` repeated on
+        every row."""
         table = self.tables()["comparisons"]
         rows = len(table["problem"])
-        table.update(status=np.full(rows, self.status), converged=np.full(rows, self.converged),
+        table.update(demo_status=np.full(rows, self.status), demo_converged=np.full(rows, self.converged),
                      out=np.full(rows, str(self.out)))
         return table
 

@@ -59,18 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Channel", "Measure"]
 
-# The symbols omega* and V* of the closed forms are replica._symbolic.OMEGA_STAR and V_STAR (sympy is imported
-# with them); the old private names of this module stay readable.
-_SYMBOLS = {"_W": "OMEGA_STAR", "_VP": "V_STAR"}
-
-
-def __getattr__(name: str):
-    if name in _SYMBOLS:
-        from replica import _symbolic
-
-        return getattr(_symbolic, _SYMBOLS[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 @dataclass(frozen=True)
 class Measure:

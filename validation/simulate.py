@@ -488,11 +488,10 @@ def simulate(generator, features, teacher, channel, loss, lam, alphas, *, covari
         if fixed_theta.shape != (D,):
             raise ValueError(f"teacher has {fixed_theta.size} weights but the generator's latent dimension is "
                              f"D = {D}: use LinearTeacher.random({D})")
-    from replica import Channel
+    from replica import Channel, Loss
 
     checks.instance("channel", channel, Channel, "Channel.sign()")
-    if not hasattr(loss, "derivative") or not hasattr(loss, "expr"):
-        raise TypeError(f"loss must be a replica.Loss, got {type(loss).__name__}")
+    checks.instance("loss", loss, Loss, "Loss.logistic()")  # (hasattr(loss, "expr") would build it with sympy)
     lam_path = np.ndim(lam) > 0
     if lam_path and np.ndim(alphas) > 0 and np.size(alphas) != 1:
         raise ValueError("give either a sequence of alphas with a scalar lam (an alpha sweep) or a sequence of lam "

@@ -41,7 +41,7 @@ def test_demo_verdicts_are_the_rule(demo, capsys):
     assert_flat_table(table, rows=sum(len(c.quantities) * len(c.alphas) for c in parts))
     logistic_control = (table["problem"] == "logistic") & (table["data"] == "gaussian control")
     np.testing.assert_array_equal(table["z"][logistic_control], demo.controls["logistic"].z.ravel())
-    assert set(table["status"]) == {demo.status}
+    assert set(table["demo_status"]) == {demo.status} and "status" in table  # the per-point status kept
     curves = demo.tables()["curves"]
     assert_flat_table(curves, rows=sum(len(c) for c in demo.curves.values()))
     np.testing.assert_array_equal(curves["test_error"][curves["problem"] == "ridge"], demo.curves["ridge"].test_error)

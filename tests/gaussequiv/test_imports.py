@@ -82,6 +82,29 @@ def test_solving_with_built_ins_never_imports_sympy():
     assert loads == ["LOADED", "LOADED sympy"]
 
 
+def test_simulating_with_built_ins_never_imports_sympy():
+    """Reference: sys.modules of a fresh interpreter after ``validation.simulate`` trains logistic regressions (a
+    built-in loss) on a small generator: sympy is not loaded (checking the loss's type must not build its
+    expression), and the fits converged."""
+    out = run("""
+        import sys
+        from replica import Channel, Loss
+        import numpy as np
+        from spectra.analytic import single_layer_covariances
+        from spectra.generators import SingleLayer
+        from spectra.teachers import LinearTeacher
+        from validation import Covariances, simulate
+        gen = SingleLayer(20, 40, "sign", seed=0)
+        omega, phi = single_layer_covariances(gen.weights, "sign")
+        cov = Covariances(omega=omega, phi=phi, mean_v=np.zeros(40))
+        sim = simulate(gen, None, LinearTeacher.random(20, seed=1), Channel.sign(), Loss.logistic(), 0.1, [1.0],
+                       covariances=cov, n_test=200, seeds=2, seed=0)
+        print('CONVERGED', bool(sim.status.tolist() == ['converged']))
+        print('LOADED', *[m for m in ('sympy',) if m in sys.modules])
+    """)
+    assert "CONVERGED True" in out.splitlines() and loaded(out) == []
+
+
 def test_built_in_expressions_are_built_on_demand_and_cached():
     """Reference: the sympy expressions of the built-in losses written out here (``Loss.expr``, a public attribute,
     is unchanged by becoming lazy), and the sign channel's ``Z0 = (1 + y erf(omega*/sqrt(2 V*)))/2``."""

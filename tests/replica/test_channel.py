@@ -6,8 +6,9 @@ import pytest
 import sympy as sp
 
 from replica import Channel
+from replica._symbolic import OMEGA_STAR as _W
+from replica._symbolic import V_STAR as _VP
 from replica._symbolic import Y
-from replica.channel import _VP, _W
 
 OVERLAPS = [(1.0, 0.5, 0.3), (1.0, 2.0, 1.4), (1.0, 1.0, 0.999), (0.7, 3.0, 0.2), (2.0, 0.1, -0.2), (1.0, 6.0, 2.2)]
 CHANNELS = [Channel.sign(), Channel.sign(flip=0.1), Channel.probit(0.3)]

@@ -210,7 +210,8 @@ def test_demo_result_tables_are_flat(small, tmp_path):
     assert table["problem"].tolist() == ["ridge"] * 2 * rows + ["other"] * 2 * rows
     assert table["data"].tolist()[:2 * rows] == ["generator"] * rows + ["gaussian control"] * rows
     np.testing.assert_array_equal(table["z"][:rows], cmp.to_dict()["z"])
-    assert set(table["status"]) == {demo.status} and set(table["out"]) == {str(tmp_path)}
+    np.testing.assert_array_equal(table["status"][:rows], cmp.to_dict()["status"])  # each point's, not the demo's
+    assert set(table["demo_status"]) == {demo.status} and set(table["out"]) == {str(tmp_path)}
     curves = demo.tables()["curves"]
     assert_flat_table(curves, rows=2 * len(curve))
     np.testing.assert_array_equal(curves["q"], np.tile(curve.q, 2))
