@@ -179,11 +179,13 @@ class Loss:
         return self._prox(y, omega, float(V), guess)
 
     def fg(self, y, omega, V: float, prox) -> np.ndarray:
-        """``f_g = (prox - omega)/V`` (theory §2.2), evaluated without the cancellation of that difference.
+        """``f_g = (prox - omega)/V`` (theory §2.2), evaluated by whichever of two exact forms is accurate.
 
-        For a smooth loss this is ``-l'(y, prox)`` (the prox's optimality condition); the hinge and Huber
-        losses use their piecewise closed forms. The difference quotient loses ``eps |omega| / V`` relative
-        accuracy, 1e-7 at ``V = 1e-9``.
+        The hinge and Huber losses use their piecewise closed forms. For a smooth loss, where ``V l''(prox) <= 1``
+        this is ``-l'(y, prox)`` (the prox's optimality condition; the difference quotient would lose
+        ``eps |omega| / V`` relative accuracy, 1e-7 at ``V = 1e-9``), and elsewhere the difference quotient itself:
+        there ``l'(prox)`` is small (``~ 1/V``) and the prox's own rounding ``delta`` costs ``l'' delta / |l'|``
+        relative accuracy in ``-l'`` (1e-7 at ``V = 1e6``), against ``delta / |prox - omega|`` in the quotient.
 
         Examples
         --------
@@ -195,7 +197,12 @@ class Loss:
         y, omega, prox = np.broadcast_arrays(np.asarray(y, float), np.asarray(omega, float), np.asarray(prox, float))
         if self._fg is not None:
             return self._fg(y, omega, float(V), prox)
-        return -np.asarray(self._d1(y, prox), dtype=float)
+        V = float(V)
+        slope = -np.asarray(self._d1(y, prox), dtype=float)
+        stiff = V * np.asarray(self._d2(y, prox), dtype=float) > 1.0
+        if not np.any(stiff):
+            return slope
+        return np.where(stiff, (prox - omega) / V, slope)
 
     def kinks(self, V: float) -> Kinks:
         """Where the prox at variance ``V`` is not smooth in ``omega`` (empty for smooth losses).
