@@ -666,10 +666,13 @@ def newton_prox(d1, d2, y: np.ndarray, omega: np.ndarray, V: float, guess=None, 
         lo_a = np.where(g < 0, za, lo[active])
         hi_a = np.where(g > 0, za, hi[active])
         z_new = za - g / (1.0 + V * d2(ya, za))
-        outside = ~((z_new > lo_a) & (z_new < hi_a)) | (np.abs(z_new - za) > 0.5 * last_step[active])
+        scale = np.maximum(1.0, np.abs(za))
+        # the halving rule only for steps above the tolerance: at the rounding floor successive Newton steps no
+        # longer halve, and bisecting there threw away a converged point (~45 extra sweeps of the nodes)
+        slow = (np.abs(z_new - za) > 0.5 * last_step[active]) & (np.abs(z_new - za) > tol * scale)
+        outside = ~((z_new >= lo_a) & (z_new <= hi_a)) | slow
         z_new = np.where(outside, _bisect(lo_a, hi_a), z_new)
         last_step[active] = np.abs(z_new - za)
-        scale = np.maximum(1.0, np.abs(za))
         # converged: Newton step negligible, bracket collapsed, or residual at the rounding level of its terms
         done = ((np.abs(z_new - za) <= tol * scale) | (hi_a - lo_a <= tol * scale)
                 | (np.abs(g) <= 8 * eps * (np.abs(za - wa) + np.abs(grad) + np.abs(za))))

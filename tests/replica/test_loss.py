@@ -215,3 +215,25 @@ def test_fg_is_accurate_at_any_variance(loss, mp_d1, V):
             root = (lo + hi) / 2
             ref = float((root - w) / V)
             assert f == pytest.approx(ref, rel=1e-10, abs=1e-300), (y, w, f, ref)
+
+
+@pytest.mark.parametrize("V", [1.0, 1e4, 1e8])
+def test_newton_prox_stops_at_once_from_its_own_root(V):
+    """Reference: the prox itself. Restarted from its own converged output (the solver passes the previous
+    sweep's prox as the guess), the Newton solve of a smooth loss stops within two evaluations of l': a Newton
+    step at the rounding floor is accepted (it used to fail the step-halving safeguard and bisect ~45 times)."""
+    from replica.loss import newton_prox
+
+    loss = Loss.from_expr("log(cosh(y - z))")
+    rng = np.random.default_rng(0)
+    y, omega = rng.standard_normal(4000), 3.0 * rng.standard_normal(4000)
+    z, _ = loss.prox(y, omega, V)
+    calls = []
+
+    def d1(a, b):
+        calls.append(a.size)
+        return loss.derivative(a, b)
+
+    z2, _ = newton_prox(d1, loss.second_derivative, y, omega, V, guess=z)
+    assert len(calls) <= 3  # the bracket's end point, then one Newton sweep (a second at most)
+    np.testing.assert_allclose(z2, z, rtol=1e-12, atol=1e-12)
