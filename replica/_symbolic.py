@@ -39,6 +39,7 @@ channel), so that the built-in losses and channels and the solver never load sym
 from __future__ import annotations
 
 import ast
+import linecache
 import math
 from collections.abc import Callable
 
@@ -491,13 +492,27 @@ def _compile_ext(expr: sp.Expr, args: tuple[sp.Symbol, ...]):
         f, arg = _UNARY[expr.func], _compile_ext(expr.args[0], args)
         return lambda env: f(arg(env))
     # anything else (e.g. a sympy object given directly): this node in plain numpy, on finite inputs
-    f_np = sp.lambdify(args, expr, modules=_MODULES)
+    f_np = lambdify(args, expr, _MODULES)
 
     def plain(env):
         with np.errstate(all="ignore"):
             return _to_ext(f_np(*(_from_ext(e) for e in env)))
 
     return plain
+
+
+def lambdify(args, expr, modules):
+    """``sympy.lambdify`` without its ``linecache`` entry.
+
+    sympy registers each generated function's source in ``linecache`` and removes it from a ``weakref`` finalizer
+    when the function is collected. A collection that runs while ``linecache.checkcache`` walks the cache (the
+    debugger and doctest call it) then raises ``KeyError`` there (CPython 3.11's ``checkcache`` does not expect
+    entries to vanish): a failure decided by garbage-collection timing. Without the entry, tracebacks through the
+    generated code show no source line; nothing else changes (the finalizer finds nothing to remove).
+    """
+    f = sp.lambdify(args, expr, modules=modules)
+    linecache.cache.pop(getattr(getattr(f, "__code__", None), "co_filename", None), None)
+    return f
 
 
 def lambdify_safe(expr: sp.Expr, args=(Y, Z)):
@@ -516,7 +531,7 @@ def lambdify_safe(expr: sp.Expr, args=(Y, Z)):
     array([0.5, 1. ])
     """
     args = tuple(args)
-    f_np = sp.lambdify(args, expr, modules=_MODULES)
+    f_np = lambdify(args, expr, _MODULES)
     f_ext = None
 
     def f(*xs):

@@ -439,7 +439,7 @@ def _derivative(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """
     import sympy as sp
 
-    from replica._symbolic import Y, Z
+    from replica._symbolic import Y, Z, lambdify
 
     raw = sp.diff(expr, Z)
     simple = sp.simplify(raw)
@@ -447,7 +447,7 @@ def _derivative(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
         return simple, simple
 
     def badness(form):
-        f = sp.lambdify((Y, Z), form, modules=["scipy", "numpy"])
+        f = lambdify((Y, Z), form, ["scipy", "numpy"])
         with np.errstate(all="ignore"):
             vals = np.asarray(f(_PROBE_Y, _PROBE_Z), dtype=float)
         return int(np.count_nonzero(~np.isfinite(np.broadcast_to(vals, _PROBE_Z.shape)))), sp.count_ops(form)
@@ -480,7 +480,7 @@ def _feature_points(d2: sp.Expr, labels: np.ndarray, limit: int = 256) -> np.nda
     """
     import sympy as sp
 
-    from replica._symbolic import Y, Z
+    from replica._symbolic import Y, Z, lambdify
 
     polys = set()
     for node in sp.preorder_traversal(d2):
@@ -496,7 +496,7 @@ def _feature_points(d2: sp.Expr, labels: np.ndarray, limit: int = 256) -> np.nda
         if not 1 <= poly.degree() <= 20:
             continue
         for coeffs in (poly.all_coeffs(), sp.Poly(poly.diff(Z), Z).all_coeffs()):
-            f = sp.lambdify(Y, coeffs, modules=["numpy"])
+            f = lambdify(Y, coeffs, ["numpy"])
             with np.errstate(all="ignore"):
                 rows = np.array([np.broadcast_to(np.asarray(c, dtype=float), labels.shape)
                                  for c in f(labels)]).T

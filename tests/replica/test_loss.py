@@ -237,3 +237,16 @@ def test_newton_prox_stops_at_once_from_its_own_root(V):
     z2, _ = newton_prox(d1, loss.second_derivative, y, omega, V, guess=z)
     assert len(calls) <= 3  # the bracket's end point, then one Newton sweep (a second at most)
     np.testing.assert_allclose(z2, z, rtol=1e-12, atol=1e-12)
+
+
+def test_generated_functions_leave_no_linecache_entry():
+    """Reference: linecache.cache before and after deriving and evaluating a formula loss. The library's sympy
+    functions register no source entry, so no garbage collection can remove one while linecache.checkcache walks
+    the cache (a KeyError decided by GC timing, seen in a doctest)."""
+    import linecache
+
+    before = set(linecache.cache)
+    loss = Loss.from_expr("log(cosh(y - z)) + 0.1*(y - z)**2")
+    loss.prox(np.array([0.5, -1.0]), np.array([0.1, 2.0]), 3.0)
+    loss.second_derivative(0.5, 0.1)
+    assert {k for k in set(linecache.cache) - before if "lambdify" in k} == set()
