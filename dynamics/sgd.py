@@ -19,7 +19,9 @@ from dynamics.trajectory import (
     SLOPE_WINDOW,
     Plateau,
     Trajectory,
+    _eps_g_axes,
     _escape_log_time,
+    _finish_eps_g_plot,
     find_plateau,
 )
 from gaussequiv import checks, seeding
@@ -412,25 +414,14 @@ class SGDAverage:
         -------
         matplotlib.axes.Axes
         """
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            _, ax = plt.subplots(figsize=(5.5, 4))
+        ax = _eps_g_axes(ax)
         pos = self.t > 0
         if runs:
             for eps in self.eps_g_runs:
                 ax.plot(self.t[pos], eps[pos], color="0.6", lw=0.5, alpha=0.6)
         ax.errorbar(self.t[pos], self.eps_g_mean[pos], yerr=self.eps_g_se[pos], fmt="o", ms=3, capsize=2,
                     label=label or f"SGD mean of {self.seeds} runs (+-1 SE)", **kwargs)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("t = steps / N")
-        ax.set_ylabel(r"$\epsilon_g = \frac{1}{2}E(\hat y - y)^2$")
-        ax.legend(fontsize=8)
-        if path is not None:
-            ax.figure.tight_layout()
-            ax.figure.savefig(path, dpi=120)
-        return ax
+        return _finish_eps_g_plot(ax, path)
 
 
 def simulate_sgd_seeds(

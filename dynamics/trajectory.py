@@ -427,22 +427,34 @@ class Trajectory:
         -------
         matplotlib.axes.Axes
         """
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            _, ax = plt.subplots(figsize=(5.5, 4))
+        ax = _eps_g_axes(ax)
         positive = self.t > 0
         label = label or f"{self.source} ({self.method})"
         if self.eps_g_mc is not None:
             ax.errorbar(self.t[positive], self.eps_g_mc[positive], yerr=self.eps_g_mc_err[positive], fmt="o",
                         ms=3, alpha=0.6, label=f"{label}, Monte Carlo")
         ax.plot(self.t[positive], self.eps_g[positive], label=label, **kwargs)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("t = steps / N")
-        ax.set_ylabel(r"$\epsilon_g = \frac{1}{2}E(\hat y - y)^2$")
-        ax.legend(fontsize=8)
-        if path is not None:
-            ax.figure.tight_layout()
-            ax.figure.savefig(path, dpi=120)
-        return ax
+        return _finish_eps_g_plot(ax, path)
+
+
+def _eps_g_axes(ax=None):
+    """``ax``, or a new figure's axes sized for an ``eps_g(t)`` plot (matplotlib imported only here)."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    return ax
+
+
+def _finish_eps_g_plot(ax, path=None):
+    """The axes every ``eps_g(t)`` plot shares (log-log, ``t = steps/N``, ``eps_g`` with its 1/2, legend); saved
+    to ``path`` if given. Returns ``ax``."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("t = steps / N")
+    ax.set_ylabel(r"$\epsilon_g = \frac{1}{2}E(\hat y - y)^2$")
+    ax.legend(fontsize=8)
+    if path is not None:
+        ax.figure.tight_layout()
+        ax.figure.savefig(path, dpi=120)
+    return ax
