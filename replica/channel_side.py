@@ -78,7 +78,7 @@ class QuadratureChannelSide:
     def hats(self, V: float, q: float, m: float) -> tuple[float, float, float]:
         """``(V_hat, q_hat, m_hat)``."""
         meas, z, r = self._prox(V, q, m)
-        fg = self.loss.fg(meas.y, meas.omega, V, z)
+        fg = self.loss.fg(meas.y, meas.omega, V, z, r)
         return (self.alpha * _nonnegative_sum(meas.wz * r), self.alpha * _nonnegative_sum(meas.wz * fg * fg),
                 self.alpha / self.sqrt_gamma * meas.expect_d(fg))
 

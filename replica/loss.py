@@ -178,7 +178,7 @@ class Loss:
         y, omega = np.broadcast_arrays(np.asarray(y, float), np.asarray(omega, float))
         return self._prox(y, omega, float(V), guess)
 
-    def fg(self, y, omega, V: float, prox) -> np.ndarray:
+    def fg(self, y, omega, V: float, prox, r=None) -> np.ndarray:
         """``f_g = (prox - omega)/V`` (theory §2.2), evaluated by whichever of two exact forms is accurate.
 
         The hinge and Huber losses use their piecewise closed forms. For a smooth loss, where ``V l''(prox) <= 1``
@@ -186,6 +186,9 @@ class Loss:
         ``eps |omega| / V`` relative accuracy, 1e-7 at ``V = 1e-9``), and elsewhere the difference quotient itself:
         there ``l'(prox)`` is small (``~ 1/V``) and the prox's own rounding ``delta`` costs ``l'' delta / |l'|``
         relative accuracy in ``-l'`` (1e-7 at ``V = 1e6``), against ``delta / |prox - omega|`` in the quotient.
+        ``r``, the prox's second output ``l''/(1 + V l'')`` if the caller has it, decides the same split
+        (``V r > 1/2`` where ``V l'' > 1``, up to rounding at the boundary, where both forms are accurate) without
+        evaluating ``l''`` again.
 
         Examples
         --------
@@ -199,7 +202,10 @@ class Loss:
             return self._fg(y, omega, float(V), prox)
         V = float(V)
         slope = -np.asarray(self._d1(y, prox), dtype=float)
-        stiff = V * np.asarray(self._d2(y, prox), dtype=float) > 1.0
+        if r is None:
+            stiff = V * np.asarray(self._d2(y, prox), dtype=float) > 1.0
+        else:
+            stiff = V * np.broadcast_to(np.asarray(r, dtype=float), prox.shape) > 0.5
         if not np.any(stiff):
             return slope
         return np.where(stiff, (prox - omega) / V, slope)

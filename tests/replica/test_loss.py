@@ -202,8 +202,9 @@ def test_fg_is_accurate_at_any_variance(loss, mp_d1, V):
     ~1/V there and inherits the prox's absolute rounding; the difference quotient does not)."""
     ys = np.array([1.0, -1.0, 1.0, -1.0, 1.0])
     omegas = np.array([-2.0, 0.3, 0.8, 4.0, -0.05])
-    z, _ = loss.prox(ys, omegas, V)
+    z, r = loss.prox(ys, omegas, V)
     fg = loss.fg(ys, omegas, V, z)
+    np.testing.assert_array_equal(loss.fg(ys, omegas, V, z, r), fg)  # the prox's r decides the same split
     with mpmath.workdps(80):
         for y, w, f in zip(ys, omegas, fg, strict=True):
             y, w = mpmath.mpf(float(y)), mpmath.mpf(float(w))
